@@ -1,0 +1,203 @@
+"""The results cache: every expensive result of the book, stored once.
+
+An entry is keyed by a *name* (what kind of result), the *configuration* that made it
+(any JSON-serialisable mapping) and the *code version* (a hash of the source of the
+``ebcore`` package), so a fix to the code never serves a stale result. An entry is a
+folder holding ``arrays.npz`` and ``meta.json``; it is written into a temporary folder
+and renamed into place (atomic on POSIX file systems), under a per-entry file lock so two
+processes filling the same entry compute it once. Loading executes nothing
+(``numpy.load(allow_pickle=False)`` and JSON), and the recorded SHA-256 of the array file
+is checked first: a corrupt or half-written entry is deleted and recomputed, never used.
+
+The cache lives in ``$EBCORE_CACHE`` if set, else ``$XDG_CACHE_HOME/ebcore`` or
+``~/.cache/ebcore``.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+from .validation import check_choice
+
+__all__ = ["ResultsCache", "CacheEntry", "code_version", "config_key", "default_cache"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_code_version: str | None = None
+
+
+def code_version() -> str:
+    """SHA-256 (first 16 hex digits) of every ``.py`` file of the installed ``ebcore``."""
+    global _code_version
+    if _code_version is None:
+        digest = hashlib.sha256()
+        for path in sorted(_PACKAGE_DIR.rglob("*.py")):
+            digest.update(path.relative_to(_PACKAGE_DIR).as_posix().encode())
+            digest.update(path.read_bytes())
+        _code_version = digest.hexdigest()[:16]
+    return _code_version
+
+
+def _canonical(value):
+    """A JSON-ready, order-independent form of a configuration value."""
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest(),
+                "shape": list(value.shape), "dtype": str(value.dtype)}
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    raise TypeError(f"config values must be JSON-like (dict, list, str, number, bool, None, ndarray); "
+                    f"got {type(value).__name__}")
+
+
+def config_key(name: str, config: Mapping) -> str:
+    """The entry key: a hash of the name, the canonical configuration and the code version."""
+    payload = json.dumps({"name": name, "config": _canonical(config), "code": code_version()},
+                         sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class CacheEntry:
+    """A loaded entry: named arrays and a JSON-serialisable ``info`` mapping."""
+
+    arrays: dict
+    info: dict = field(default_factory=dict)
+    hit: bool = False
+
+
+class ResultsCache:
+    """A folder of results keyed by configuration and code version (see the module docstring)."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        if root is None:
+            root = os.environ.get("EBCORE_CACHE") or Path(
+                os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ebcore"
+        self.root = Path(root)
+
+    def path(self, name: str, config: Mapping) -> Path:
+        """The folder of the entry for ``name`` and ``config``."""
+        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+            raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
+        return self.root / name / config_key(name, config)
+
+    def load(self, name: str, config: Mapping) -> CacheEntry | None:
+        """The stored entry, or ``None`` if it is missing or corrupt (a corrupt one is removed)."""
+        folder = self.path(name, config)
+        if not folder.is_dir():
+            return None
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+            if _file_sha256(folder / "arrays.npz") != meta["arrays_sha256"]:
+                raise ValueError("checksum mismatch")
+            with np.load(folder / "arrays.npz", allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+            return CacheEntry(arrays=arrays, info=meta.get("info", {}), hit=True)
+        except Exception:  # any failure to read back means the entry cannot be trusted
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+
+    def store(self, name: str, config: Mapping, arrays: Mapping, info: Mapping | None = None) -> CacheEntry:
+        """Write an entry atomically (an existing valid entry is kept) and return it."""
+        folder = self.path(name, config)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {str(k): np.asarray(v) for k, v in arrays.items()}
+        for key, value in arrays.items():
+            if value.dtype == object:
+                raise TypeError(f"arrays[{key!r}] has dtype object, which cannot be stored safely")
+        info = dict(info or {})
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+        try:
+            np.savez(tmp / "arrays.npz", **arrays)
+            meta = {"name": name, "config": _canonical(config), "code_version": code_version(),
+                    "arrays_sha256": _file_sha256(tmp / "arrays.npz"), "info": info}
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+            for path in tmp.iterdir():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
+            if folder.exists():
+                existing = self.load(name, config)
+                if existing is not None:
+                    return existing
+            os.rename(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return CacheEntry(arrays=arrays, info=info, hit=False)
+
+    @contextlib.contextmanager
+    def lock(self, name: str, config: Mapping):
+        """An exclusive inter-process lock for one entry."""
+        folder = self.path(name, config)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with open(folder.parent / f".{folder.name}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def get_or_compute(self, name: str, config: Mapping, compute: Callable[[], tuple]) -> CacheEntry:
+        """Load the entry, or call ``compute()`` -> ``(arrays, info)`` once, store and return it.
+
+        Concurrent callers with the same key wait on a lock; the second one loads what the
+        first stored instead of computing it again.
+        """
+        entry = self.load(name, config)
+        if entry is not None:
+            return entry
+        with self.lock(name, config):
+            entry = self.load(name, config)
+            if entry is not None:
+                return entry
+            result = compute()
+            if not (isinstance(result, tuple) and len(result) == 2):
+                raise TypeError("compute must return a pair (arrays, info)")
+            arrays, info = result
+            return self.store(name, config, arrays, info)
+
+    def clear(self, name: str | None = None) -> None:
+        """Remove every entry (or every entry of one name)."""
+        target = self.root if name is None else self.root / name
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def default_cache() -> ResultsCache:
+    """The cache at the default location (re-read from the environment on every call)."""
+    return ResultsCache()
+
+
+def cached(name: str, config: Mapping, compute: Callable[[], tuple], cache: ResultsCache | None = None,
+           mode: str = "use") -> CacheEntry:
+    """Shorthand for ``default_cache().get_or_compute``; ``mode="refresh"`` recomputes."""
+    check_choice(mode, "mode", ("use", "refresh"))
+    cache = cache or default_cache()
+    if mode == "refresh":
+        shutil.rmtree(cache.path(name, config), ignore_errors=True)
+    return cache.get_or_compute(name, config, compute)
+
+
+__all__.append("cached")

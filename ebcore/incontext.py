@@ -1,0 +1,175 @@
+"""The one-layer in-context denoising experiment of the predecessor paper.
+
+Clean context tokens :math:`x_1..x_L \\sim \\rho_0`, one noisy query :math:`y = x + \\sigma\\xi`;
+an attention layer reads the context and outputs an estimate of :math:`x`. Three read-outs:
+
+* ``"rbf"``: :func:`ebcore.posterior_mean` with bandwidth :math:`\\sigma`
+  ({prf:ref}`prop-snis-consistency`);
+* ``"softmax"``: :func:`ebcore.softmax_attention` with ``W_KQ = I/sigma^2``, ``W_PV = I``
+  ({prf:ref}`prop-softmax-tilt`);
+* ``"linear"``: :func:`ebcore.linear_attention` with scale :math:`1/(s_0^2 + \\sigma^2)`, where
+  :math:`s_0^2` is the prior's variance per coordinate ({prf:ref}`prop-linear-attention-subspace`).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .kernel import linear_attention, posterior_mean, softmax_attention
+from .priors import Gaussian, Prior
+from .seeding import as_generator
+from .validation import check_choice, check_int, check_positive
+
+__all__ = ["ESTIMATORS", "TASKS", "predecessor_task", "predecessor_excess_curves", "in_context_estimate", "ExcessCurve", "excess_mse_curve", "softmax_gaussian_limit",
+           "softmax_excess_floor", "linear_attention_excess"]
+
+ESTIMATORS = ("rbf", "softmax", "linear")
+
+
+def in_context_estimate(estimator: str, queries, context, sigma, prior_variance: float | None = None):
+    """Apply one read-out to queries (B, Q, n) against clean contexts (B, L, n)."""
+    check_choice(estimator, "estimator", ESTIMATORS)
+    s = check_positive(sigma, "sigma")
+    if estimator == "rbf":
+        return posterior_mean(queries, context, s)
+    if estimator == "softmax":
+        return softmax_attention(queries, context, context, 1.0 / s**2)
+    if prior_variance is None:
+        raise ValueError("prior_variance is required for the linear read-out")
+    return linear_attention(queries, context, context, 1.0 / (check_positive(prior_variance, "prior_variance") + s**2))
+
+
+class ExcessCurve(NamedTuple):
+    """Mean excess MSE over the Bayes denoiser per context size, with standard errors."""
+
+    context_sizes: np.ndarray
+    mean: np.ndarray
+    se: np.ndarray
+
+
+def excess_mse_curve(prior: Prior, sigma, estimator: str, context_sizes, n_contexts: int, n_queries: int,
+                     rng) -> ExcessCurve:
+    r"""Excess MSE :math:`E|f_L(y) - E[x\mid y]|^2` of an in-context read-out against context size L.
+
+    By orthogonality ({prf:ref}`thm-posterior-mean-optimal`) this equals MSE minus Bayes MSE,
+    estimated with far less noise. For each L, ``n_contexts`` independent contexts with
+    ``n_queries`` fresh noisy queries each are drawn; the per-context averages give the mean and
+    its standard error. The contexts are processed as one batch.
+    """
+    s = check_positive(sigma, "sigma")
+    check_choice(estimator, "estimator", ESTIMATORS)
+    sizes = np.asarray(context_sizes, dtype=np.int64)
+    if sizes.ndim != 1 or len(sizes) == 0 or (sizes < 1).any():
+        raise ValueError("context_sizes must be a non-empty 1-D sequence of positive integers")
+    b = check_int(n_contexts, "n_contexts", minimum=2)
+    q = check_int(n_queries, "n_queries", minimum=1)
+    gen = as_generator(rng)
+    prior_variance = None
+    if estimator == "linear":
+        if not isinstance(prior, Gaussian):
+            raise ValueError("the linear read-out is defined here for Gaussian (and Subspace) priors")
+        prior_variance = float(np.max(prior._eigval))
+    means, ses = [], []
+    for size in sizes:
+        context = prior.sample(b * int(size), gen).reshape(b, int(size), prior.dim)
+        x = prior.sample(b * q, gen)
+        y = x + s * gen.standard_normal(x.shape)
+        target = prior.posterior_mean(y, s).reshape(b, q, prior.dim)
+        estimate = in_context_estimate(estimator, y.reshape(b, q, prior.dim), context, s, prior_variance)
+        per_context = ((estimate - target) ** 2).sum(-1).mean(-1)
+        means.append(per_context.mean())
+        ses.append(per_context.std(ddof=1) / np.sqrt(b))
+    return ExcessCurve(sizes, np.array(means), np.array(ses))
+
+
+def softmax_gaussian_limit(prior_variance, sigma) -> float:
+    r"""The :math:`L\to\infty` slope :math:`a = s_0^2/\sigma^2` of softmax attention with
+    ``W_KQ = I/sigma^2`` over a clean context from a centred Gaussian with variance :math:`s_0^2`
+    in each of its directions: :math:`f_L(y) \to a\, P y` ({prf:ref}`prop-softmax-tilt`), against
+    the Bayes slope :math:`s_0^2/(s_0^2 + \sigma^2)`.
+    """
+    v = check_positive(prior_variance, "prior_variance")
+    s = check_positive(sigma, "sigma")
+    return v / s**2
+
+
+def softmax_excess_floor(prior_variance, sigma, rank: int) -> float:
+    r"""The limit of the excess risk of softmax attention for :math:`N(0, s_0^2 P)`, ``rank`` = tr P:
+
+    :math:`E|(a - b) P y|^2 = r\,(s_0^2+\sigma^2)(a-b)^2 = r\, s_0^8 / (\sigma^4 (s_0^2 + \sigma^2))`
+    with :math:`a = s_0^2/\sigma^2`, :math:`b = s_0^2/(s_0^2+\sigma^2)` ({prf:ref}`prop-softmax-tilt`).
+    """
+    v = check_positive(prior_variance, "prior_variance")
+    s = check_positive(sigma, "sigma")
+    r = check_int(rank, "rank", minimum=1)
+    return r * v**4 / (s**4 * (v + s**2))
+
+
+def linear_attention_excess(prior_variance, sigma, rank: int, context_size: int) -> float:
+    r"""Exact excess risk of the linear read-out for :math:`N(0, s_0^2 P)` at context size L:
+    :math:`r (r + 1) s_0^4 / (L (s_0^2 + \sigma^2))` ({prf:ref}`prop-linear-attention-subspace`)."""
+    v = check_positive(prior_variance, "prior_variance")
+    s = check_positive(sigma, "sigma")
+    r = check_int(rank, "rank", minimum=1)
+    size = check_int(context_size, "context_size", minimum=1)
+    return r * (r + 1) * v**2 / (size * (v + s**2))
+
+
+#: The predecessor paper's tasks in n = 16 (plus a full-rank Gaussian), as (prior factory, sigma).
+#: Subspace: d = 8, s0^2 = 2, sigma^2 = 1. Sphere: d = 8, R = 1, sigma^2 = 0.1. Mixture: 8 unit-norm
+#: centres, s0^2 = 0.02, sigma^2 = 0.1. Gaussian: N(0, 0.1 I), sigma^2 = 0.5.
+TASKS = ("Gaussian", "subspace", "sphere", "mixture")
+
+
+def predecessor_task(name: str, rng, n: int = 16):
+    """Build one task of :data:`TASKS`: returns ``(prior, sigma)``; the random parts from ``rng``."""
+    from .priors import GaussianMixture, Sphere, Subspace
+
+    check_choice(name, "name", TASKS)
+    n = check_int(n, "n", minimum=9)
+    gen = as_generator(rng)
+    if name == "Gaussian":
+        return Gaussian(np.zeros(n), 0.1 * np.eye(n)), float(np.sqrt(0.5))
+    if name == "subspace":
+        return Subspace(n, 8, float(np.sqrt(2.0)), gen), 1.0
+    if name == "sphere":
+        return Sphere(n, 8, 1.0, gen), float(np.sqrt(0.1))
+    centres = gen.standard_normal((8, n))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    return GaussianMixture(centres, np.full(8, 1 / 8), float(np.sqrt(0.02))), float(np.sqrt(0.1))
+
+
+def predecessor_excess_curves(context_sizes, n_contexts: int, n_queries: int, seed: int, n: int = 16):
+    """Excess-risk curves of every read-out on every task of :data:`TASKS`, through the results cache.
+
+    Returns ``{(task, estimator): ExcessCurve}``; the linear read-out only for the Gaussian tasks.
+    """
+    from .cache import cached
+
+    sizes = [int(v) for v in np.asarray(context_sizes).ravel()]
+    config = {"sizes": sizes, "n_contexts": int(n_contexts), "n_queries": int(n_queries), "seed": int(seed),
+              "n": int(n)}
+
+    def compute():
+        arrays = {}
+        for index, task in enumerate(TASKS):
+            prior, sigma = predecessor_task(task, np.random.default_rng([seed, index]), n)
+            for estimator in ESTIMATORS:
+                if estimator == "linear" and task not in ("Gaussian", "subspace"):
+                    continue
+                curve = excess_mse_curve(prior, sigma, estimator, sizes, n_contexts, n_queries,
+                                         np.random.default_rng([seed, index, ESTIMATORS.index(estimator)]))
+                arrays[f"{task}/{estimator}/mean"] = curve.mean
+                arrays[f"{task}/{estimator}/se"] = curve.se
+        return arrays, {}
+
+    entry = cached("incontext-excess", config, compute)
+    curves = {}
+    for key in entry.arrays:
+        task, estimator, field = key.split("/")
+        if field == "mean":
+            curves[(task, estimator)] = ExcessCurve(np.array(sizes), entry.arrays[key],
+                                                    entry.arrays[f"{task}/{estimator}/se"])
+    return curves

@@ -1,0 +1,273 @@
+"""Gaussian-kernel attention as a posterior mean under the empirical measure of the context.
+
+Implements {prf:ref}`thm-attention-posterior-mean` (one RBF attention step is the posterior
+mean of a particle drawn from the weighted empirical measure, observed through Gaussian noise
+of standard deviation ``bandwidth``), {prf:ref}`cor-empirical-tweedie` (through
+:func:`smoothed_log_density`) and {prf:ref}`prop-rbf-softmax` (:func:`rbf_as_softmax`).
+
+Every function is written once in torch: numpy in gives numpy out, torch in gives torch out
+(any float dtype, CPU or CUDA, differentiable in every argument). Queries are processed in
+chunks so that the ``N x M`` kernel matrix never exists at once when no gradient is needed.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .arrays import to_torch
+from .validation import check_array, check_positive, check_probability_weights
+
+__all__ = ["posterior_mean", "softmax_attention", "rbf_as_softmax", "linear_attention",
+           "smoothed_log_density", "SoftmaxForm"]
+
+#: Bytes allowed for one chunk of attention logits (the memory bound of the kernels).
+CHUNK_BYTES = 64 * 2**20
+
+
+def _check_bandwidth(bandwidth, name="bandwidth"):
+    check_positive(bandwidth, name)
+    return bandwidth
+
+
+def _as_batched(queries, keys, values, qname, kname, vname):
+    """Validate (N, d)/(M, d) or (B, N, d)/(B, M, d) inputs; return batched views and a flag."""
+    check_array(queries, qname, ndim=(2, 3))
+    check_array(keys, kname, ndim=(2, 3))
+    if values is not None:
+        check_array(values, vname, ndim=(2, 3))
+    if keys.ndim != queries.ndim:
+        raise ValueError(f"{qname} and {kname} must both be unbatched (2-D) or both batched (3-D); "
+                         f"got {queries.ndim}-D and {keys.ndim}-D")
+    if queries.shape[-1] != keys.shape[-1]:
+        raise ValueError(f"{qname} has dimension {queries.shape[-1]} but {kname} has dimension {keys.shape[-1]}")
+    if values is not None:
+        if values.ndim != keys.ndim or values.shape[:-1] != keys.shape[:-1]:
+            raise ValueError(f"{vname} must have the same leading shape as {kname}: "
+                             f"got {tuple(values.shape)} and {tuple(keys.shape)}")
+    batched = queries.ndim == 3
+    if batched and queries.shape[0] != keys.shape[0]:
+        raise ValueError(f"{qname} and {kname} must have the same batch size, got {queries.shape[0]} "
+                         f"and {keys.shape[0]}")
+    return batched
+
+
+def _check_weights(weights, particles, batched, name="weights"):
+    if weights is None:
+        return None
+    check_probability_weights(weights, name, size=particles.shape[-2])
+    if weights.ndim == 2 and (not batched or weights.shape[0] != particles.shape[0]):
+        raise ValueError(f"{name} of shape {tuple(weights.shape)} does not match particles of shape "
+                         f"{tuple(particles.shape)}: use (M,) or (B, M)")
+    return weights
+
+
+def _unify(*tensors):
+    """Promote tensors (None allowed) to one floating dtype and the device of the first."""
+    present = [t for t in tensors if isinstance(t, torch.Tensor)]
+    dtype = present[0].dtype
+    for t in present[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    device = present[0].device
+    return [t.to(device=device, dtype=dtype) if isinstance(t, torch.Tensor) else t for t in tensors]
+
+
+def _chunk_rows(n_keys: int, batch: int, itemsize: int) -> int:
+    return max(1, CHUNK_BYTES // max(1, n_keys * batch * itemsize))
+
+
+def _attend(queries, keys, values, scale, key_bias, center: bool):
+    """softmax(scale * q.k + key_bias) @ values for batched tensors, chunked over queries.
+
+    With ``center`` the chunk's query mean is subtracted from queries and keys, and the RBF key
+    bias ``-|k - c|^2 * scale / 2`` is recomputed around it (``key_bias`` then holds only
+    ``log w``): the softmax is unchanged (a per-row constant), but the dot products no longer
+    carry the common offset of the points, which is where float rounding would bite.
+    """
+    batch, n_queries, _ = queries.shape
+    need_grad = torch.is_grad_enabled() and any(
+        isinstance(t, torch.Tensor) and t.requires_grad for t in (queries, keys, values, scale, key_bias))
+    rows = _chunk_rows(keys.shape[1], batch, keys.element_size())
+    outputs = []
+    for start in range(0, n_queries, rows):
+        q = queries[:, start:start + rows]
+        if center:
+            c = q.mean(dim=1, keepdim=True)
+            q = q - c
+            k = keys - c
+            bias = -0.5 * scale * (k * k).sum(-1)
+            if key_bias is not None:
+                bias = bias + key_bias
+        else:
+            k, bias = keys, key_bias
+        if bias is None:
+            logits = torch.bmm(q, k.transpose(1, 2)) * scale
+        elif need_grad or isinstance(scale, torch.Tensor):
+            logits = torch.bmm(q, k.transpose(1, 2)) * scale + bias.unsqueeze(1)
+        else:
+            logits = torch.baddbmm(bias.unsqueeze(1), q, k.transpose(1, 2), alpha=scale)
+        if need_grad:
+            out = torch.bmm(torch.softmax(logits, dim=-1), values)
+        else:
+            # in place: one N_chunk x M buffer instead of three
+            logits.sub_(logits.amax(dim=-1, keepdim=True)).exp_()
+            out = torch.bmm(logits, values).div_(logits.sum(dim=-1, keepdim=True))
+        outputs.append(out)
+    return torch.cat(outputs, dim=1) if len(outputs) > 1 else outputs[0]
+
+
+def posterior_mean(queries, particles, bandwidth, weights=None):
+    r"""Gaussian-kernel (RBF) attention: the posterior mean under the empirical measure.
+
+    For each query :math:`z` returns
+    :math:`A_h(z) = \sum_j w_j p_j e^{-|z-p_j|^2/2h^2} / \sum_j w_j e^{-|z-p_j|^2/2h^2}`,
+    which by {prf:ref}`thm-attention-posterior-mean` equals :math:`E[X \mid X + h\xi = z]` for
+    :math:`X \sim \sum_j w_j \delta_{p_j} / \sum_j w_j` and :math:`\xi \sim N(0, I)`.
+
+    Parameters
+    ----------
+    queries : array, shape (N, d) or (B, N, d)
+    particles : array, shape (M, d) or (B, M, d)
+        Keys and values at once (the context).
+    bandwidth : float or 0-d tensor, > 0
+        The kernel bandwidth :math:`h` (the noise level of the implied observation model).
+    weights : array, shape (M,) or (B, M), optional
+        Non-negative particle weights with a positive sum (uniform if omitted).
+
+    Returns
+    -------
+    array of the queries' shape, of the caller's type (numpy or torch).
+
+    Notes
+    -----
+    Computed as a softmax over :math:`-|z - p_j|^2/2h^2 + \log w_j` with the log-sum-exp shift,
+    after centring each chunk of queries, so that tiny bandwidths give the nearest particle
+    rather than NaN and a common offset of all points costs no precision.
+    """
+    (q, p, w), back = to_torch(queries=queries, particles=particles, weights=weights)
+    batched = _as_batched(q, p, None, "queries", "particles", None)
+    _check_bandwidth(bandwidth)
+    _check_weights(w, p, batched)
+    h = bandwidth
+    if isinstance(h, np.ndarray):
+        h = float(h)
+    q, p, w, h = _unify(q, p, w, h) if isinstance(h, torch.Tensor) else (*_unify(q, p, w), h)
+    if not batched:
+        q, p = q.unsqueeze(0), p.unsqueeze(0)
+    if w is not None:
+        w = w.expand(p.shape[0], -1) if w.ndim == 1 else w
+        log_w = torch.log(w)
+    else:
+        log_w = None
+    scale = 1.0 / (h * h)
+    out = _attend(q, p, p, scale, log_w, center=True)
+    return back(out if batched else out.squeeze(0))
+
+
+def softmax_attention(queries, keys, values, scale, key_bias=None):
+    r"""Dot-product (softmax) attention :math:`\mathrm{softmax}_j(s\, q \cdot k_j + b_j)\, v_j`.
+
+    Parameters
+    ----------
+    queries : array, shape (N, d) or (B, N, d)
+    keys : array, shape (M, d) or (B, M, d)
+    values : array, shape (M, e) or (B, M, e)
+    scale : float > 0
+        The inverse temperature :math:`s` (``W_KQ = s I``).
+    key_bias : array, shape (M,) or (B, M), optional
+        A per-key additive bias on the logits.
+    """
+    (q, k, v, b), back = to_torch(queries=queries, keys=keys, values=values, key_bias=key_bias)
+    batched = _as_batched(q, k, v, "queries", "keys", "values")
+    check_positive(scale, "scale")
+    if b is not None:
+        check_array(b, "key_bias", ndim=(1, 2))
+        if b.shape[-1] != k.shape[-2] or (b.ndim == 2 and (not batched or b.shape[0] != k.shape[0])):
+            raise ValueError(f"key_bias of shape {tuple(b.shape)} does not match keys of shape {tuple(k.shape)}")
+    q, k, v, b = _unify(q, k, v, b)
+    if not batched:
+        q, k, v = q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0)
+    if b is not None and b.ndim == 1:
+        b = b.expand(k.shape[0], -1)
+    if isinstance(scale, np.ndarray):
+        scale = float(scale)
+    out = _attend(q, k, v, scale, b, center=False)
+    return back(out if batched else out.squeeze(0))
+
+
+class SoftmaxForm(NamedTuple):
+    """Arguments of :func:`softmax_attention` that reproduce an RBF attention step."""
+
+    queries: object
+    keys: object
+    values: object
+    scale: float
+    key_bias: object
+
+
+def rbf_as_softmax(queries, particles, bandwidth, weights=None) -> SoftmaxForm:
+    r"""Rewrite RBF attention as softmax attention ({prf:ref}`prop-rbf-softmax`).
+
+    :math:`-|z-p_j|^2/2h^2 = z \cdot p_j / h^2 - |p_j|^2/2h^2 - |z|^2/2h^2`; the last term is the
+    same for every key and cancels in the softmax. Hence
+    ``softmax_attention(*rbf_as_softmax(q, p, h, w)) == posterior_mean(q, p, h, w)`` with keys =
+    values = particles, ``scale = 1/h^2`` and ``key_bias = -|p_j|^2/2h^2 + log w_j``. When all keys
+    have the same norm and the weights are equal, the bias is constant and plain softmax attention
+    with ``W_KQ = I/h^2`` is exact.
+    """
+    (q, p, w), back = to_torch(queries=queries, particles=particles, weights=weights)
+    batched = _as_batched(q, p, None, "queries", "particles", None)
+    h = check_positive(bandwidth, "bandwidth")
+    _check_weights(w, p, batched)
+    bias = -0.5 * (p * p).sum(-1) / h**2
+    if w is not None:
+        bias = bias + torch.log(w.to(bias.dtype))
+    return SoftmaxForm(back(q), back(p), back(p), 1.0 / h**2, back(bias))
+
+
+def linear_attention(queries, keys, values, scale):
+    r"""Linear attention :math:`F(z) = \frac{s}{M} \sum_j v_j\, (k_j \cdot z)` (no softmax).
+
+    With keys = values = a clean context and :math:`s = 1/(s_0^2 + \sigma^2)` this is the
+    plug-in Bayes denoiser of the linear-subspace task ({prf:ref}`prop-linear-attention-subspace`).
+    """
+    (q, k, v), back = to_torch(queries=queries, keys=keys, values=values)
+    batched = _as_batched(q, k, v, "queries", "keys", "values")
+    s = check_positive(scale, "scale")
+    q, k, v = _unify(q, k, v)
+    gram = v.transpose(-1, -2) @ k / k.shape[-2]
+    return back(s * q @ gram.transpose(-1, -2))
+
+
+def smoothed_log_density(z, particles, bandwidth, weights=None):
+    r"""Log density of the smoothed empirical measure :math:`\mu_N * N(0, h^2 I)` at each point of ``z``.
+
+    :math:`\log \sum_j \tilde w_j (2\pi h^2)^{-d/2} e^{-|z-p_j|^2/2h^2}` with normalised weights.
+    Its gradient times :math:`h^2` is :math:`A_h(z) - z` ({prf:ref}`cor-empirical-tweedie`).
+    Returns shape (N,) or (B, N).
+    """
+    (q, p, w), back = to_torch(z=z, particles=particles, weights=weights)
+    batched = _as_batched(q, p, None, "z", "particles", None)
+    _check_bandwidth(bandwidth)
+    _check_weights(w, p, batched)
+    h = float(bandwidth) if not isinstance(bandwidth, torch.Tensor) else bandwidth
+    q, p, w = _unify(q, p, w)
+    if not batched:
+        q, p = q.unsqueeze(0), p.unsqueeze(0)
+    if w is None:
+        log_w = torch.full(p.shape[:2], -math.log(p.shape[1]), dtype=p.dtype, device=p.device)
+    else:
+        w = w.expand(p.shape[0], -1) if w.ndim == 1 else w
+        log_w = torch.log(w) - torch.log(w.sum(-1, keepdim=True))
+    d = q.shape[-1]
+    rows = _chunk_rows(p.shape[1], p.shape[0], p.element_size())
+    pieces = []
+    for start in range(0, q.shape[1], rows):
+        chunk = q[:, start:start + rows]
+        c = chunk.mean(dim=1, keepdim=True)  # centring: see _attend
+        diff2 = torch.cdist(chunk - c, p - c).square()
+        pieces.append(torch.logsumexp(log_w.unsqueeze(1) - diff2 / (2 * h * h), dim=-1))
+    out = torch.cat(pieces, dim=1) - 0.5 * d * torch.log(torch.as_tensor(2 * math.pi, dtype=q.dtype) * h * h)
+    return back(out if batched else out.squeeze(0))

@@ -1,0 +1,33 @@
+"""Small numerical tools used by the checks: finite-difference gradients with error bounds."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .validation import check_array, check_positive
+
+__all__ = ["finite_difference_gradient"]
+
+
+def finite_difference_gradient(f: Callable[[np.ndarray], np.ndarray], y: np.ndarray, step: float = 1e-4):
+    r"""Gradient of a scalar field by fourth-order central differences, one coordinate at a time.
+
+    ``f`` maps points ``(N, d)`` to values ``(N,)``; returns the gradient ``(N, d)``. The stencil
+    :math:`[-f(y+2\delta)+8f(y+\delta)-8f(y-\delta)+f(y-2\delta)]/12\delta` has truncation error
+    :math:`\delta^4 |f^{(5)}|/30` and round-off error about :math:`1.5\,\epsilon |f| / \delta`;
+    with :math:`\delta = 10^{-3}` in float64 both are below :math:`10^{-10}` for the smooth
+    log-densities of the book whose derivatives are of order one.
+    """
+    check_array(y, "y", ndim=2)
+    delta = check_positive(step, "step")
+    y = np.asarray(y, dtype=np.float64)
+    n, d = y.shape
+    grad = np.empty_like(y)
+    for i in range(d):
+        e = np.zeros(d)
+        e[i] = delta
+        stacked = np.concatenate([y + 2 * e, y + e, y - e, y - 2 * e])
+        values = np.asarray(f(stacked), dtype=np.float64).reshape(4, n)
+        grad[:, i] = (-values[0] + 8 * values[1] - 8 * values[2] + values[3]) / (12 * delta)
+    return grad

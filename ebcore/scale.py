@@ -1,0 +1,26 @@
+"""Default scale versus the papers' scale.
+
+``EBCORE_SCALE=paper`` in the environment selects the papers' run counts and sizes
+(where the data allows); anything else, or nothing, selects the default scale that
+keeps each chapter within its time budget on a 2-core machine.
+"""
+from __future__ import annotations
+
+import os
+
+__all__ = ["current_scale", "at_scale"]
+
+_SCALES = ("default", "paper")
+
+
+def current_scale() -> str:
+    """The active scale, ``"default"`` or ``"paper"``, read from ``EBCORE_SCALE``."""
+    value = os.environ.get("EBCORE_SCALE", "default").strip().lower() or "default"
+    if value not in _SCALES:
+        raise ValueError(f"EBCORE_SCALE must be one of {_SCALES}, got {value!r}")
+    return value
+
+
+def at_scale(default, paper):
+    """Return ``paper`` when ``EBCORE_SCALE=paper``, else ``default``."""
+    return paper if current_scale() == "paper" else default

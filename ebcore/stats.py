@@ -1,0 +1,65 @@
+"""Statistics for the book's checks: means with standard errors and power-law fits."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import stats as _st
+
+from .validation import check_array
+
+__all__ = ["mean_and_se", "PowerLawFit", "fit_power_law"]
+
+
+def mean_and_se(samples, axis=0):
+    """Sample mean and its standard error (``std(ddof=1) / sqrt(n)``) along ``axis``."""
+    samples = np.asarray(samples, dtype=np.float64)
+    check_array(samples, "samples")
+    n = samples.shape[axis]
+    if n < 2:
+        raise ValueError(f"samples needs at least 2 entries along axis {axis}, got {n}")
+    return samples.mean(axis=axis), samples.std(axis=axis, ddof=1) / np.sqrt(n)
+
+
+class PowerLawFit(NamedTuple):
+    """``y ~ prefactor * x**slope`` with a confidence interval for the slope."""
+
+    slope: float
+    slope_low: float
+    slope_high: float
+    prefactor: float
+
+
+def fit_power_law(x, y, y_se=None, level: float = 0.95) -> PowerLawFit:
+    """Fit ``log y = a + slope log x`` by weighted least squares.
+
+    Weights are ``(y / y_se)^2`` (delta method: the standard error of ``log y`` is
+    ``y_se / y``); the interval uses Student's t with ``len(x) - 2`` degrees of freedom and the
+    residual scatter, so it is honest when the error bars are too small as well as too large.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    check_array(x, "x", ndim=1)
+    check_array(y, "y", shape=(x.shape[0],))
+    if x.shape[0] < 3:
+        raise ValueError("x needs at least 3 points for a slope with an interval")
+    if (x <= 0).any() or (y <= 0).any():
+        raise ValueError("x and y must be positive for a power-law fit")
+    if y_se is None:
+        w = np.ones_like(y)
+    else:
+        y_se = np.asarray(y_se, dtype=np.float64)
+        check_array(y_se, "y_se", shape=(x.shape[0],))
+        if (y_se <= 0).any():
+            raise ValueError("y_se must be positive")
+        w = (y / y_se) ** 2
+    lx, ly = np.log(x), np.log(y)
+    design = np.stack([np.ones_like(lx), lx], axis=1)
+    sw = np.sqrt(w)
+    coef, *_ = np.linalg.lstsq(design * sw[:, None], ly * sw, rcond=None)
+    resid = (ly - design @ coef) * sw
+    dof = len(x) - 2
+    sigma2 = float(resid @ resid) / dof
+    cov = sigma2 * np.linalg.inv((design * w[:, None]).T @ design)
+    half = _st.t.ppf(0.5 + level / 2, dof) * np.sqrt(cov[1, 1])
+    return PowerLawFit(float(coef[1]), float(coef[1] - half), float(coef[1] + half), float(np.exp(coef[0])))

@@ -10,6 +10,7 @@ from .cache import ResultsCache, cached, code_version
 from .corruption import corrupt
 from .kernel import linear_attention, posterior_mean, rbf_as_softmax, smoothed_log_density, softmax_attention
 from .numerics import finite_difference_gradient
+from .reporting import glue
 from .scale import at_scale, current_scale
 from .seeding import as_generator, seed_everything
 from .style import PALETTE, use_book_style
@@ -20,6 +21,6 @@ __all__ = [
     "__version__", "audit", "cache", "incontext", "priors", "stats",
     "default_device", "to_torch", "ResultsCache", "cached", "code_version", "corrupt",
     "linear_attention", "posterior_mean", "rbf_as_softmax", "smoothed_log_density", "softmax_attention",
-    "finite_difference_gradient", "at_scale", "current_scale", "as_generator", "seed_everything",
+    "finite_difference_gradient", "glue", "at_scale", "current_scale", "as_generator", "seed_everything",
     "PALETTE", "use_book_style",
 ]

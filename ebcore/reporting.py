@@ -1,0 +1,27 @@
+"""Numbers for the prose: every number quoted in a chapter comes from an executed cell."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["glue"]
+
+
+def glue(name: str, value) -> None:
+    """Store ``value`` for ``{glue:text}`name` `` in the chapter's prose (myst-nb), without display.
+
+    numpy scalars become Python numbers first, because myst-nb formats the stored plain-text
+    representation and ``np.float64(1.5)`` is not a number to it.
+    """
+    from myst_nb import glue as _glue
+
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and not np.isfinite(value):
+        raise ValueError(f"value for {name!r} must be finite, got {value!r}")
+    _glue(name, value, display=False)

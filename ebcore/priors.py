@@ -124,7 +124,9 @@ class Gaussian(Prior):
         if eigval.min() < -1e-10 * max(1.0, eigval.max()):
             raise ValueError(f"cov must be positive semi-definite (smallest eigenvalue {eigval.min():.3g})")
         self.mean, self.cov, self.dim = mean, cov, n
-        self._eigval, self._eigvec = np.clip(eigval, 0.0, None), eigvec
+        # eigenvalues at round-off level are exact zeros of a singular covariance (e.g. a subspace)
+        eigval = np.where(eigval < 1e-12 * max(eigval.max(), 1e-300), 0.0, eigval)
+        self._eigval, self._eigvec = eigval, eigvec
 
     def _sample(self, size, gen):
         z = gen.standard_normal((size, self.dim))

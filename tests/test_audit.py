@@ -1,0 +1,97 @@
+"""The audit table must stay true: every labelled statement has an entry, every entry is real."""
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ebcore import audit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def problems():
+    return audit.audit_problems(ROOT)
+
+
+def test_every_labelled_statement_has_an_entry(problems):
+    assert problems["missing_entry"] == []
+    assert problems["unlabelled"] == []
+
+
+def test_every_entry_names_an_existing_function(problems):
+    assert problems["missing_function"] == []
+
+
+def test_every_check_is_run_by_the_test_suite(problems):
+    assert problems["missing_check"] == []
+
+
+def test_entries_match_the_book(problems):
+    for key in ("orphan_entry", "wrong_chapter", "bad_status", "duplicate_entry"):
+        assert problems[key] == [], key
+
+
+def test_every_chapter_is_in_the_table_of_contents():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    listed = {toc["root"]}
+    for part in toc.get("parts", []):
+        listed.update(chapter["file"] for chapter in part["chapters"])
+    on_disk = {f"chapters/{path.stem}" for path in (ROOT / "chapters").glob("*.md")}
+    assert on_disk == listed
+
+
+# The audit machinery itself must be able to fail: each mutation below must be detected.
+
+def _copy_book(tmp_path):
+    target = tmp_path / "book"
+    shutil.copytree(ROOT / "chapters", target / "chapters")
+    shutil.copytree(ROOT / "tests", target / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+def test_detects_a_theorem_without_entry(tmp_path):
+    book = _copy_book(tmp_path)
+    chapter = book / "chapters" / "02_attention_posterior_mean.md"
+    chapter.write_text(chapter.read_text() + "\n````{prf:theorem} New\n:label: thm-new-claim\n\nText.\n````\n")
+    assert any("thm-new-claim" in item for item in audit.audit_problems(book)["missing_entry"])
+
+
+def test_detects_a_theorem_without_label(tmp_path):
+    book = _copy_book(tmp_path)
+    chapter = book / "chapters" / "01_denoising.md"
+    chapter.write_text(chapter.read_text() + "\n```{prf:lemma} Unlabelled\nText.\n```\n")
+    assert audit.audit_problems(book)["unlabelled"]
+
+
+def test_detects_a_deleted_entry():
+    entries = audit.ENTRIES[1:]
+    assert any(audit.ENTRIES[0].label in item for item in audit.audit_problems(ROOT, entries)["missing_entry"])
+
+
+def test_detects_a_renamed_function():
+    entries = (replace(audit.ENTRIES[0], implementation=("ebcore.no_such_function",)),) + audit.ENTRIES[1:]
+    assert audit.audit_problems(ROOT, entries)["missing_function"]
+
+
+def test_detects_a_check_that_is_not_run(tmp_path):
+    entries = (replace(audit.ENTRIES[0], checks=("tests/test_audit.py::test_that_does_not_exist",)),) + \
+        audit.ENTRIES[1:]
+    assert audit.audit_problems(ROOT, entries)["missing_check"]
+    book = _copy_book(tmp_path)
+    chapter = book / "chapters" / "01_denoising.md"
+    # a marked cell without an assert is not a check
+    chapter.write_text(chapter.read_text().replace("assert max(tweedie_error.values()) < 1e-8, tweedie_error", "pass"))
+    assert any("check-tweedie" in item for item in audit.audit_problems(book)["missing_check"])
+
+
+def test_audit_table_lists_every_entry():
+    table = audit.audit_table_markdown()
+    assert all(f"{{prf:ref}}`{entry.label}`" in table for entry in audit.ENTRIES)
+
+
+def test_resolve_errors_on_missing_names():
+    with pytest.raises(AttributeError):
+        audit.resolve("ebcore.not_a_name")

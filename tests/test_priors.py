@@ -1,0 +1,157 @@
+"""Priors: exact denoisers, marginals, scores and Bayes risks, and their input checks."""
+import numpy as np
+import pytest
+import torch
+
+import ebcore
+from ebcore import priors
+
+
+def make_priors(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, n))
+    return {
+        "gaussian": priors.Gaussian(rng.standard_normal(n), a @ a.T / n + 0.1 * np.eye(n)),
+        "mixture": priors.GaussianMixture(rng.standard_normal((3, n)) * [[0.5], [1.0], [3.0]],
+                                          np.array([0.5, 0.3, 0.2]), 0.4),
+        "subspace": priors.Subspace(n, 2, 1.3, rng),
+        "sphere": priors.Sphere(n, 2, 1.5, rng),
+    }
+
+
+@pytest.mark.parametrize("name", ["gaussian", "mixture", "subspace", "sphere"])
+@pytest.mark.parametrize("sigma", [0.3, 1.0, 3.0])
+def test_score_is_gradient_of_log_marginal(name, sigma):
+    prior = make_priors()[name]
+    rng = np.random.default_rng(1)
+    y = prior.sample(5, rng) + sigma * rng.standard_normal((5, prior.dim))
+    numeric = ebcore.finite_difference_gradient(lambda z: prior.log_marginal(z, sigma), y, step=1e-3 * sigma)
+    # fourth-order differences: truncation ~ step^4 |d^5 log p| ~ 1e-12 / sigma, round-off ~ 1e-11 / sigma
+    np.testing.assert_allclose(prior.score(y, sigma), numeric, atol=1e-7 / sigma**2)
+    np.testing.assert_allclose(prior.posterior_mean(y, sigma), y + sigma**2 * prior.score(y, sigma), atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["gaussian", "mixture", "subspace", "sphere"])
+def test_posterior_mean_beats_perturbations(name):
+    """Optimality: moving f* by a fixed function g raises the risk by E|g|^2 (paired differences)."""
+    prior = make_priors()[name]
+    rng = np.random.default_rng(2)
+    x = prior.sample(100_000, rng)
+    y = ebcore.corrupt(x, 0.8, rng)
+    f = prior.posterior_mean(y, 0.8)
+    for g in (0.3 * np.tanh(y), 0.2 * f, np.full_like(y, 0.1)):
+        gain = ((x - f - g) ** 2).sum(-1) - ((x - f) ** 2).sum(-1)
+        mean, se = ebcore.stats.mean_and_se(gain)
+        expected = (g**2).sum(-1).mean()
+        assert mean > 0 and abs(mean - expected) < 5 * se
+
+
+def test_log_marginal_integrates_to_one_in_one_dimension():
+    prior = priors.GaussianMixture(np.array([[-1.0], [2.0]]), np.array([0.4, 0.6]), 0.3)
+    grid = np.linspace(-12, 14, 20001)[:, None]
+    density = np.exp(prior.log_marginal(grid, 0.7))
+    assert abs(np.trapezoid(density, grid[:, 0]) - 1) < 1e-10
+
+
+def test_sphere_log_marginal_is_normalised():
+    # circle in R^2: integrate the noisy density on a grid
+    prior = priors.Sphere(2, 1, 1.0, 0)
+    axis = np.linspace(-5, 5, 801)
+    grid = np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2)
+    density = np.exp(prior.log_marginal(grid, 0.5)).reshape(801, 801)
+    assert abs(np.trapezoid(np.trapezoid(density, axis), axis) - 1) < 1e-8
+
+
+def test_closed_form_bayes_risks():
+    iso = priors.Gaussian(np.zeros(4), 2.0 * np.eye(4))
+    assert iso.bayes_mse(1.0) == pytest.approx(4 * 2.0 / 3.0)
+    sub = priors.Subspace(10, 3, 2.0, 0)
+    assert sub.bayes_mse(1.0) == pytest.approx(3 * 4.0 / 5.0)
+    assert sub.bayes_mse_se(1.0) == 0.0
+
+
+def test_monte_carlo_bayes_risk_is_precise_for_the_book_settings():
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((8, 16))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    for prior, sigma in [(priors.GaussianMixture(centres, np.full(8, 1 / 8), np.sqrt(0.02)), np.sqrt(0.1)),
+                         (priors.Sphere(16, 8, 1.0, rng), np.sqrt(0.1))]:
+        assert prior.bayes_mse_se(sigma) < 2e-3 * prior.bayes_mse(sigma)
+
+
+def test_mixture_with_one_component_is_a_gaussian():
+    mean = np.array([1.0, -2.0, 0.5])
+    mix = priors.GaussianMixture(mean[None], np.array([1.0]), 0.7)
+    gauss = priors.Gaussian(mean, 0.49 * np.eye(3))
+    y = np.random.default_rng(0).standard_normal((10, 3))
+    np.testing.assert_allclose(mix.posterior_mean(y, 0.5), gauss.posterior_mean(y, 0.5), atol=1e-13)
+    np.testing.assert_allclose(mix.log_marginal(y, 0.5), gauss.log_marginal(y, 0.5), atol=1e-12)
+
+
+def test_mixture_does_not_assume_equal_norm_centres():
+    # far-apart centres of very different norms: the posterior picks the nearest one
+    mix = priors.GaussianMixture(np.array([[0.0, 0.0], [100.0, 0.0]]), np.array([0.5, 0.5]), 0.0)
+    np.testing.assert_allclose(mix.posterior_mean(np.array([[10.0, 0.0], [90.0, 0.0]]), 1.0),
+                               [[0.0, 0.0], [100.0, 0.0]], atol=1e-12)
+
+
+def test_sphere_is_stable_at_extreme_concentrations():
+    prior = priors.Sphere(5, 3, 2.0, 0)
+    u = prior.basis[:, 0]
+    tiny_noise = prior.posterior_mean(np.array([3.0 * u]), 1e-4)
+    np.testing.assert_allclose(tiny_noise[0], 2.0 * u, atol=1e-6)
+    at_origin = prior.posterior_mean(np.zeros((1, 5)), 1.0)
+    np.testing.assert_array_equal(at_origin, 0.0)
+    assert np.isfinite(prior.log_marginal(np.zeros((1, 5)), 1.0)).all()
+    assert np.isfinite(prior.log_marginal(np.array([1e3 * u]), 1e-2)).all()
+
+
+def test_samples_have_the_right_law():
+    prior = priors.Sphere(7, 3, 2.5, 0)
+    x = prior.sample(1000, 1)
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 2.5)
+    np.testing.assert_allclose(x - x @ prior.basis @ prior.basis.T, 0, atol=1e-12)
+    sub = priors.Subspace(7, 2, 1.0, 0)
+    assert np.linalg.matrix_rank(sub.sample(50, 0)) == 2
+
+
+def test_monte_carlo_posterior_mean_returns_errors():
+    prior = make_priors()["gaussian"]
+    y = prior.sample(3, 0)
+    est, se, ess = priors.monte_carlo_posterior_mean(prior, y, 2.0, 50_000, 1)
+    assert est.shape == se.shape == y.shape and ess.shape == (3,)
+    assert np.all(np.abs(est - prior.posterior_mean(y, 2.0)) < 5 * se)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda p: p.posterior_mean(np.zeros((2, 5)), 1.0), ValueError, r"y must have shape \(\.\.\., 6\)"),
+    (lambda p: p.posterior_mean(np.zeros((2, 6)), 0.0), ValueError, "sigma must be a finite number > 0"),
+    (lambda p: p.posterior_mean(torch.zeros(2, 6), 1.0), TypeError, "numpy"),
+    (lambda p: p.log_marginal(np.full((1, 6), np.inf), 1.0), ValueError, "finite"),
+    (lambda p: p.sample(-1, 0), ValueError, "size"),
+    (lambda p: p.sample(3, "seed"), TypeError, "rng"),
+    (lambda p: p.bayes_mse(-2.0), ValueError, "sigma"),
+])
+def test_bad_input_is_named(call, error, match):
+    for prior in make_priors().values():
+        with pytest.raises(error, match=match):
+            call(prior)
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="cov must be symmetric"):
+        priors.Gaussian(np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        priors.Gaussian(np.zeros(2), np.diag([1.0, -1.0]))
+    with pytest.raises(ValueError, match="cov must have shape"):
+        priors.Gaussian(np.zeros(2), np.eye(3))
+    with pytest.raises(ValueError, match="weights must be non-negative"):
+        priors.GaussianMixture(np.zeros((2, 2)), np.array([1.0, -1.0]), 0.1)
+    with pytest.raises(ValueError, match="sigma must be a finite number >= 0"):
+        priors.GaussianMixture(np.zeros((2, 2)), np.array([1.0, 1.0]), -0.1)
+    with pytest.raises(ValueError, match="d must be <= 4"):
+        priors.Sphere(5, 5, 1.0, 0)
+    with pytest.raises(ValueError, match="radius"):
+        priors.Sphere(5, 2, 0.0, 0)
+    with pytest.raises(TypeError, match="d must be an integer"):
+        priors.Subspace(5, 2.5, 1.0, 0)

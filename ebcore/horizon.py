@@ -1,0 +1,63 @@
+r"""The depth-noise relationship: closed forms for an isotropic Gaussian prior in the mean-field limit.
+
+For :math:`\rho_0 = N(m, s_0^2 I)` the noisy tokens are :math:`N(m, (s_0^2 + \sigma^2) I)`. Under the
+mean-field Stage 1 flow at a fixed bandwidth :math:`h` the law stays Gaussian with variance
+:math:`v(t)` per coordinate solving :math:`\dot v = -2v/(v + h^2)`
+({prf:ref}`thm-gaussian-horizon`), so it returns to the prior at the finite horizon
+:math:`T^* = \tfrac12\bigl[\sigma^2 + h^2 \log(1 + \sigma^2/s_0^2)\bigr]`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from .dynamics import flow_depth
+from .validation import check_int, check_nonnegative, check_positive
+
+__all__ = ["gaussian_horizon", "gaussian_depth", "gaussian_variance_ode", "gaussian_variance_layers"]
+
+
+def gaussian_horizon(sigma, bandwidth, prior_variance) -> float:
+    r""":math:`T^*(\sigma, h, s_0^2) = \tfrac12[\sigma^2 + h^2 \log(1 + \sigma^2/s_0^2)]`; as
+    :math:`h \to 0` it tends to :math:`\sigma^2/2`, the horizon of the reverse heat flow."""
+    s = check_positive(sigma, "sigma")
+    h = check_nonnegative(bandwidth, "bandwidth")
+    v = check_positive(prior_variance, "prior_variance")
+    return 0.5 * (s * s + h * h * np.log1p(s * s / v))
+
+
+def gaussian_depth(sigma, bandwidth, prior_variance, step) -> int:
+    """:math:`L^* =` :func:`~ebcore.flow_depth` of :func:`gaussian_horizon`: layers to return to the prior."""
+    return flow_depth(step, bandwidth, gaussian_horizon(sigma, bandwidth, prior_variance))
+
+
+def gaussian_variance_ode(initial_variance, bandwidth, time):
+    r"""Exact solution of :math:`\dot v = -2v/(v + h^2)`: :math:`v + h^2 \log v = v_0 + h^2 \log v_0 - 2t`,
+    i.e. :math:`v = h^2\, \omega\bigl((v_0 + h^2\log v_0 - 2t)/h^2 - \log h^2\bigr)` with Wright's omega
+    function (:math:`\omega + \log\omega = z`). ``time`` may be an array; returns an array."""
+    v0 = check_positive(initial_variance, "initial_variance")
+    h = check_positive(bandwidth, "bandwidth")
+    t = np.asarray(time, dtype=np.float64)
+    if not np.isfinite(t).all() or (t < 0).any():
+        raise ValueError("time must be finite and >= 0")
+    h2 = h * h
+    z = (v0 + h2 * np.log(v0) - 2 * t) / h2 - np.log(h2)
+    return h2 * np.real(special.wrightomega(z))
+
+
+def gaussian_variance_layers(initial_variance, bandwidth, step, depth):
+    r"""Mean-field variance after each layer of the discrete flow, shape (depth + 1,).
+
+    A layer maps :math:`x - m \mapsto (1 - \eta h^2/(v + h^2))(x - m)` (the Gaussian kernel posterior
+    mean is linear), so :math:`v_{k+1} = v_k\,(1 - \eta h^2/(v_k + h^2))^2`.
+    """
+    v = check_positive(initial_variance, "initial_variance")
+    h = check_positive(bandwidth, "bandwidth")
+    eta = check_nonnegative(step, "step")
+    layers = check_int(depth, "depth", minimum=0)
+    out = np.empty(layers + 1)
+    out[0] = v
+    for k in range(layers):
+        v = v * (1 - eta * h * h / (v + h * h)) ** 2
+        out[k + 1] = v
+    return out

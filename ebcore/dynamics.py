@@ -20,7 +20,7 @@ from .kernel import _chunk_rows, posterior_mean, smoothed_log_density
 from .validation import check_array, check_int, check_nonnegative, check_positive
 
 __all__ = ["particle_flow", "energy", "query_energy", "two_stage_denoise", "flow_time", "flow_depth",
-           "stage_one_velocity", "euler_error_against_ode"]
+           "stage_one_velocity", "euler_error_against_ode", "two_stage_sweep"]
 
 
 def _check_tokens(tokens, name="tokens"):
@@ -172,3 +172,21 @@ def euler_error_against_ode(tokens, bandwidth, steps, time, rtol: float = 1e-11)
         out = particle_flow(tokens.astype(np.float64), h, eta, layers)
         errors.append(np.sqrt(((out - reference) ** 2).sum(-1).mean()))
     return np.array(errors)
+
+
+def two_stage_sweep(noisy_tokens, bandwidth, step, depth, query_bandwidth):
+    r"""Stage 1 trajectory and the Stage 2 output at *every* depth ``0..depth``, in batched calls.
+
+    Returns ``(trajectory, outputs)``, both shaped ``(depth + 1, N, d)`` (``(depth + 1, B, N, d)``
+    batched): ``outputs[k]`` is :func:`two_stage_denoise` with ``depth=k``. Used to find the best
+    depth without re-running the flow for each candidate.
+    """
+    (y,), back = to_torch(noisy_tokens=noisy_tokens)
+    _check_tokens(y, "noisy_tokens")
+    hq = check_positive(query_bandwidth, "query_bandwidth")
+    trajectory = particle_flow(y, bandwidth, step, depth, return_trajectory=True)
+    layers = trajectory.shape[0]
+    flat_particles = trajectory.reshape(-1, *y.shape[-2:])
+    flat_queries = y.unsqueeze(0).expand(layers, *y.shape).reshape(-1, *y.shape[-2:])
+    outputs = posterior_mean(flat_queries, flat_particles, hq).reshape(trajectory.shape)
+    return back(trajectory), back(outputs)

@@ -8,7 +8,7 @@ from scipy import stats as _st
 
 from .validation import check_array
 
-__all__ = ["mean_and_se", "PowerLawFit", "fit_power_law"]
+__all__ = ["mean_and_se", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero"]
 
 
 def mean_and_se(samples, axis=0):
@@ -63,3 +63,30 @@ def fit_power_law(x, y, y_se=None, level: float = 0.95) -> PowerLawFit:
     cov = sigma2 * np.linalg.inv((design * w[:, None]).T @ design)
     half = _st.t.ppf(0.5 + level / 2, dof) * np.sqrt(cov[1, 1])
     return PowerLawFit(float(coef[1]), float(coef[1] - half), float(coef[1] + half), float(np.exp(coef[0])))
+
+
+class Extrapolation(NamedTuple):
+    """Weighted straight-line fit ``y = intercept + slope * x`` with standard errors."""
+
+    intercept: float
+    intercept_se: float
+    slope: float
+    slope_se: float
+
+
+def extrapolate_to_zero(x, y, y_se) -> Extrapolation:
+    """Weighted least squares of ``y`` on ``x`` (weights ``1/y_se^2``), for limits such as ``N -> inf``
+    in the variable ``x = 1/N``. Standard errors come from ``y_se`` (assumed correct and independent)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    y_se = np.asarray(y_se, dtype=np.float64)
+    check_array(x, "x", ndim=1)
+    check_array(y, "y", shape=(x.shape[0],))
+    check_array(y_se, "y_se", shape=(x.shape[0],))
+    if x.shape[0] < 2 or (y_se <= 0).any():
+        raise ValueError("need at least 2 points and positive y_se")
+    w = 1.0 / y_se**2
+    design = np.stack([np.ones_like(x), x], axis=1)
+    cov = np.linalg.inv((design * w[:, None]).T @ design)
+    coef = cov @ (design * w[:, None]).T @ y
+    return Extrapolation(float(coef[0]), float(np.sqrt(cov[0, 0])), float(coef[1]), float(np.sqrt(cov[1, 1])))

@@ -1,0 +1,131 @@
+r"""The reverse-diffusion limit of Stage 1 ({prf:ref}`prop-backward-heat`, {prf:ref}`conj-reverse-diffusion`).
+
+As :math:`h \to 0` the Stage 1 velocity :math:`\nabla\log(\rho_t * \varphi_h)` becomes
+:math:`\nabla \log \rho_t`, and started from the noisy law :math:`\rho_0 * \varphi_\sigma` the particles
+follow the probability-flow ODE of a variance-exploding diffusion run backward,
+:math:`\dot x = \nabla \log p_{\sigma^2 - 2t}(x)` with :math:`p_v = \rho_0 * N(0, v I)`, whose noise
+variance falls at rate 2 and vanishes at :math:`t = \sigma^2/2`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .dynamics import flow_depth, flow_time, particle_flow
+from .priors import Gaussian, Prior
+from .validation import check_array, check_positive
+
+__all__ = ["probability_flow_ode", "trajectory_error", "ONE_D_PRIORS", "one_d_prior", "error_grid",
+           "gaussian_meanfield_bias"]
+
+
+def probability_flow_ode(prior: Prior, y, sigma, time, rtol: float = 1e-10):
+    r"""Solve :math:`\dot x = \nabla \log p_{\sigma^2 - 2t}(x)`, :math:`x(0) = y`, up to ``time``.
+
+    Gaussian priors use the closed form :math:`x(t) - m = \sqrt{(C + (\sigma^2 - 2t))(C + \sigma^2)^{-1}}\,(y - m)`
+    (in the eigenbasis of :math:`C`); other priors are integrated with scipy's DOP853 at relative
+    tolerance ``rtol``, every point at once, with the prior's closed-form ``score``.
+    Requires ``time < sigma**2 / 2``. Returns an array shaped like ``y``.
+    """
+    from scipy.integrate import solve_ivp
+
+    check_array(y, "y", ndim=2)
+    s = check_positive(sigma, "sigma")
+    t_end = check_positive(time, "time")
+    if t_end >= s * s / 2:
+        raise ValueError(f"time must be < sigma**2 / 2 = {s * s / 2}, got {t_end}")
+    y = np.asarray(y, dtype=np.float64)
+    if isinstance(prior, Gaussian):
+        coords = (y - prior.mean) @ prior._eigvec
+        factor = np.sqrt((prior._eigval + s * s - 2 * t_end) / (prior._eigval + s * s))
+        return prior.mean + (coords * factor) @ prior._eigvec.T
+    shape = y.shape
+    rhs = lambda t, flat: prior.score(flat.reshape(shape), np.sqrt(s * s - 2 * t)).ravel()
+    solution = solve_ivp(rhs, (0.0, t_end), y.ravel(), method="DOP853", rtol=rtol, atol=rtol)
+    if not solution.success:
+        raise RuntimeError(f"the ODE solver failed: {solution.message}")
+    return solution.y[:, -1].reshape(shape)
+
+
+def trajectory_error(prior: Prior, sigma, n_tokens: int, bandwidth, step, time, rng, n_contexts: int = 1):
+    r"""RMS distance at ``time`` between Stage 1 tokens and the probability-flow ODE from the same start.
+
+    Draws ``n_contexts`` contexts of ``n_tokens`` noisy tokens, runs :func:`flow_depth` layers, and
+    compares each token with the ODE solution started at its own noisy value. Returns the RMS error
+    per context (numpy array of length ``n_contexts``).
+    """
+    from .seeding import as_generator
+
+    gen = as_generator(rng)
+    h = check_positive(bandwidth, "bandwidth")
+    layers = flow_depth(step, h, time)
+    reached = flow_time(step, h, layers)
+    x = prior.sample(n_contexts * n_tokens, gen)
+    y = (x + sigma * gen.standard_normal(x.shape)).reshape(n_contexts, n_tokens, prior.dim)
+    flowed = particle_flow(y, h, step, layers)
+    reference = probability_flow_ode(prior, y.reshape(-1, prior.dim), sigma, reached).reshape(y.shape)
+    return np.sqrt(((flowed - reference) ** 2).sum(-1).mean(-1))
+
+
+#: One-dimensional test priors of the reverse-diffusion chapter, by name.
+ONE_D_PRIORS = ("gaussian", "mixture")
+
+
+def one_d_prior(name: str) -> Prior:
+    """``"gaussian"``: N(0, 1); ``"mixture"``: 0.5 N(-1.5, 0.09) + 0.5 N(1, 0.09)."""
+    from .priors import GaussianMixture
+    from .validation import check_choice
+
+    check_choice(name, "name", ONE_D_PRIORS)
+    if name == "gaussian":
+        return Gaussian(np.zeros(1), np.eye(1))
+    return GaussianMixture(np.array([[-1.5], [1.0]]), np.array([0.5, 0.5]), 0.3)
+
+
+def error_grid(prior_name: str, sigma, sizes, bandwidths, step, time, n_contexts: int, seed: int,
+               schedule: bool = False):
+    """Mean trajectory error (:func:`trajectory_error`) on a grid of token counts x bandwidths.
+
+    ``bandwidths`` is one list used for every size, or with ``schedule=True`` one bandwidth per size.
+    Results go through the results cache. Returns ``(mean, standard_error)`` arrays shaped
+    ``(len(sizes), len(bandwidths))`` (``(len(sizes),)`` for a schedule).
+    """
+    from .cache import cached
+
+    sizes = [int(v) for v in sizes]
+    bands = [float(v) for v in np.asarray(bandwidths, dtype=np.float64).ravel()]
+    if schedule and len(bands) != len(sizes):
+        raise ValueError("with schedule=True, bandwidths must have one entry per size")
+    config = {"prior": prior_name, "sigma": float(sigma), "sizes": sizes, "bandwidths": bands, "step": float(step),
+              "time": float(time), "n_contexts": int(n_contexts), "seed": int(seed), "schedule": bool(schedule)}
+
+    def compute():
+        prior = one_d_prior(prior_name)
+        pairs = list(zip(sizes, bands)) if schedule else [(n, h) for n in sizes for h in bands]
+        means, ses = [], []
+        for index, (n, h) in enumerate(pairs):
+            errors = trajectory_error(prior, sigma, n, h, step, time, np.random.default_rng([seed, index]), n_contexts)
+            means.append(errors.mean())
+            ses.append(errors.std(ddof=1) / np.sqrt(len(errors)) if len(errors) > 1 else np.nan)
+        return {"mean": np.array(means), "se": np.array(ses)}, {}
+
+    entry = cached("diffusion-error-grid", config, compute)
+    shape = (len(sizes),) if schedule else (len(sizes), len(bands))
+    return entry.arrays["mean"].reshape(shape), entry.arrays["se"].reshape(shape)
+
+
+def gaussian_meanfield_bias(prior_variance, sigma, bandwidth, time) -> float:
+    r"""RMS distance at ``time`` between the fixed-:math:`h` mean-field flow and the probability-flow ODE
+    for :math:`\rho_0 = N(m, s_0^2)` in one coordinate ({prf:ref}`prop-gaussian-bias`).
+
+    Both maps are linear in :math:`y - m`: :math:`\sqrt{v_h(t)/v_0}` and :math:`\sqrt{(v_0 - 2t)/v_0}`
+    with :math:`v_0 = s_0^2 + \sigma^2`, so the RMS distance is
+    :math:`\lvert\sqrt{v_h(t)} - \sqrt{v_0 - 2t}\rvert` (as :math:`E(y-m)^2 = v_0`).
+    """
+    from .horizon import gaussian_variance_ode
+
+    v0 = check_positive(prior_variance, "prior_variance") + check_positive(sigma, "sigma") ** 2
+    t = check_positive(time, "time")
+    if t >= (v0 - prior_variance) / 2:
+        raise ValueError("time must be < sigma**2 / 2")
+    v_h = float(gaussian_variance_ode(v0, bandwidth, t))
+    return abs(np.sqrt(v_h) - np.sqrt(v0 - 2 * t))

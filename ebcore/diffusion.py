@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dynamics import flow_depth, flow_time, particle_flow
+from .dynamics import particle_flow
 from .priors import Gaussian, Prior
 from .validation import check_array, check_positive
 
@@ -46,19 +46,22 @@ def probability_flow_ode(prior: Prior, y, sigma, time, rtol: float = 1e-10):
     return solution.y[:, -1].reshape(shape)
 
 
-def trajectory_error(prior: Prior, sigma, n_tokens: int, bandwidth, step, time, rng, n_contexts: int = 1):
+def trajectory_error(prior: Prior, sigma, n_tokens: int, bandwidth, max_step, time, rng, n_contexts: int = 1):
     r"""RMS distance at ``time`` between Stage 1 tokens and the probability-flow ODE from the same start.
 
-    Draws ``n_contexts`` contexts of ``n_tokens`` noisy tokens, runs :func:`flow_depth` layers, and
-    compares each token with the ODE solution started at its own noisy value. Returns the RMS error
-    per context (numpy array of length ``n_contexts``).
+    Draws ``n_contexts`` contexts of ``n_tokens`` noisy tokens and runs
+    :math:`L = \lceil t / (\eta_{max} h^2)\rceil` layers with step :math:`t/(L h^2) \le \eta_{max}`, so
+    the flow reaches ``time`` exactly; compares each token with the ODE solution started at its own
+    noisy value. Returns the RMS error per context (numpy array of length ``n_contexts``).
     """
     from .seeding import as_generator
 
     gen = as_generator(rng)
     h = check_positive(bandwidth, "bandwidth")
-    layers = flow_depth(step, h, time)
-    reached = flow_time(step, h, layers)
+    eta_max = check_positive(max_step, "max_step")
+    reached = check_positive(time, "time")
+    layers = max(1, int(np.ceil(reached / (eta_max * h * h) - 1e-12)))
+    step = reached / (layers * h * h)
     x = prior.sample(n_contexts * n_tokens, gen)
     y = (x + sigma * gen.standard_normal(x.shape)).reshape(n_contexts, n_tokens, prior.dim)
     flowed = particle_flow(y, h, step, layers)
@@ -81,7 +84,7 @@ def one_d_prior(name: str) -> Prior:
     return GaussianMixture(np.array([[-1.5], [1.0]]), np.array([0.5, 0.5]), 0.3)
 
 
-def error_grid(prior_name: str, sigma, sizes, bandwidths, step, time, n_contexts: int, seed: int,
+def error_grid(prior_name: str, sigma, sizes, bandwidths, max_step, time, n_contexts: int, seed: int,
                schedule: bool = False):
     """Mean trajectory error (:func:`trajectory_error`) on a grid of token counts x bandwidths.
 
@@ -95,7 +98,7 @@ def error_grid(prior_name: str, sigma, sizes, bandwidths, step, time, n_contexts
     bands = [float(v) for v in np.asarray(bandwidths, dtype=np.float64).ravel()]
     if schedule and len(bands) != len(sizes):
         raise ValueError("with schedule=True, bandwidths must have one entry per size")
-    config = {"prior": prior_name, "sigma": float(sigma), "sizes": sizes, "bandwidths": bands, "step": float(step),
+    config = {"prior": prior_name, "sigma": float(sigma), "sizes": sizes, "bandwidths": bands, "max_step": float(max_step),
               "time": float(time), "n_contexts": int(n_contexts), "seed": int(seed), "schedule": bool(schedule)}
 
     def compute():
@@ -103,7 +106,8 @@ def error_grid(prior_name: str, sigma, sizes, bandwidths, step, time, n_contexts
         pairs = list(zip(sizes, bands)) if schedule else [(n, h) for n in sizes for h in bands]
         means, ses = [], []
         for index, (n, h) in enumerate(pairs):
-            errors = trajectory_error(prior, sigma, n, h, step, time, np.random.default_rng([seed, index]), n_contexts)
+            errors = trajectory_error(prior, sigma, n, h, max_step, time, np.random.default_rng([seed, index]),
+                                      n_contexts)
             means.append(errors.mean())
             ses.append(errors.std(ddof=1) / np.sqrt(len(errors)) if len(errors) > 1 else np.nan)
         return {"mean": np.array(means), "se": np.array(ses)}, {}

@@ -90,6 +90,77 @@ ENTRIES: tuple[AuditEntry, ...] = (
         ("ebcore.linear_attention", "ebcore.incontext.linear_attention_excess"),
         ("chapters/02_attention_posterior_mean.md::check-linear-exact",),
     ),
+    AuditEntry(
+        "thm-energy-descent", "03_particle_dynamics", "Stage 1 descends the pair energy for steps in [0, 2]",
+        ("ebcore.particle_flow", "ebcore.energy"),
+        ("chapters/03_particle_dynamics.md::check-energy-descent", "tests/test_dynamics.py::test_energy_never_increases"),
+    ),
+    AuditEntry(
+        "prop-preconditioned-gradient", "03_particle_dynamics", "A layer is a per-particle preconditioned gradient step",
+        ("ebcore.energy", "ebcore.particle_flow"),
+        ("chapters/03_particle_dynamics.md::check-gradient-identities",),
+    ),
+    AuditEntry(
+        "prop-convex-hull", "03_particle_dynamics", "The cloud contracts for steps in [0, 1]",
+        ("ebcore.particle_flow",),
+        ("chapters/03_particle_dynamics.md::check-convex-hull",),
+    ),
+    AuditEntry(
+        "prop-query-energy", "03_particle_dynamics", "Attention is a unit gradient step on the query landscape",
+        ("ebcore.query_energy", "ebcore.posterior_mean"),
+        ("chapters/03_particle_dynamics.md::check-gradient-identities",),
+    ),
+    AuditEntry(
+        "prop-continuous-limit", "03_particle_dynamics", "Continuous-time limit",
+        ("ebcore.flow_time", "ebcore.flow_depth", "ebcore.dynamics.euler_error_against_ode"),
+        ("chapters/03_particle_dynamics.md::check-continuous-limit", "tests/test_dynamics.py::test_flow_time_and_depth"),
+    ),
+    AuditEntry(
+        "conj-mean-field", "03_particle_dynamics", "Mean-field limit",
+        ("ebcore.particle_flow", "ebcore.horizon.gaussian_variance_layers"),
+        ("chapters/05_depth_noise.md::check-depth-argmin",),
+        status="conjecture",
+    ),
+    AuditEntry(
+        "thm-stage-two", "04_skip_connection", "Stage 2 is posterior inference against the refined particle prior",
+        ("ebcore.two_stage_denoise", "ebcore.dynamics.two_stage_sweep"),
+        ("chapters/04_skip_connection.md::check-stage-two-ablations",
+         "tests/test_dynamics.py::test_two_stage_is_posterior_mean_over_refined_tokens"),
+    ),
+    AuditEntry(
+        "prop-depth-zero-bias", "04_skip_connection", "Without depth the estimate is biased",
+        ("ebcore.two_stage_denoise", "ebcore.stats.extrapolate_to_zero"),
+        ("chapters/04_skip_connection.md::check-depth-zero-bias",),
+    ),
+    AuditEntry(
+        "thm-gaussian-horizon", "05_depth_noise", "Finite horizon at a fixed bandwidth",
+        ("ebcore.horizon.gaussian_horizon", "ebcore.horizon.gaussian_depth", "ebcore.horizon.gaussian_variance_ode",
+         "ebcore.horizon.gaussian_variance_layers"),
+        ("chapters/05_depth_noise.md::check-horizon-closed-form", "chapters/05_depth_noise.md::check-depth-argmin",
+         "tests/test_dynamics.py::test_gaussian_layer_recursion_matches_particles"),
+    ),
+    AuditEntry(
+        "prop-no-horizon-degenerate", "05_depth_noise", "No finite horizon for degenerate priors",
+        ("ebcore.horizon.gaussian_variance_ode",),
+        ("chapters/05_depth_noise.md::check-no-horizon",),
+        status="proved in a special case",
+    ),
+    AuditEntry(
+        "prop-backward-heat", "06_reverse_diffusion", "The zero-bandwidth equation is a reverse variance-exploding diffusion",
+        ("ebcore.diffusion.probability_flow_ode", "ebcore.priors.Prior.log_marginal"),
+        ("chapters/06_reverse_diffusion.md::check-backward-heat", "tests/test_dynamics.py::test_probability_flow_ode_solver"),
+    ),
+    AuditEntry(
+        "prop-gaussian-bias", "06_reverse_diffusion", "The bandwidth bias is of order h squared",
+        ("ebcore.diffusion.gaussian_meanfield_bias",),
+        ("chapters/06_reverse_diffusion.md::check-bandwidth-bias",),
+    ),
+    AuditEntry(
+        "conj-reverse-diffusion", "06_reverse_diffusion", "Reverse-diffusion limit",
+        ("ebcore.diffusion.trajectory_error", "ebcore.diffusion.error_grid"),
+        ("chapters/06_reverse_diffusion.md::check-reverse-diffusion",),
+        status="conjecture",
+    ),
 )
 
 

@@ -1,0 +1,128 @@
+"""Stage 1 / Stage 2 dynamics, the Gaussian horizon and the reverse-diffusion helpers."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import ebcore
+from ebcore import diffusion, horizon, priors
+
+
+@given(seed=st.integers(0, 2**16), bandwidth=st.floats(0.05, 5.0), step=st.floats(0.0, 2.0))
+def test_energy_never_increases(seed, bandwidth, step):
+    tokens = np.random.default_rng(seed).standard_normal((3, 12, 2))
+    path = ebcore.particle_flow(tokens, bandwidth, step, 8, return_trajectory=True)
+    energies = np.stack([ebcore.energy(layer, bandwidth) for layer in path])
+    radius = np.abs(tokens).max() * 2
+    assert (np.diff(energies, axis=0) <= 1e-13 * bandwidth**2 * (1 + radius**2 / bandwidth**2)).all()
+
+
+def test_energy_is_zero_for_a_single_point_and_positive_otherwise():
+    assert float(ebcore.energy(np.zeros((5, 3)), 1.0)) == pytest.approx(0.0, abs=1e-15)
+    assert float(ebcore.energy(np.eye(3), 1.0)) > 0
+
+
+def test_trajectory_shapes_and_types():
+    tokens = np.random.default_rng(0).standard_normal((2, 7, 3))
+    path = ebcore.particle_flow(tokens, 0.5, 0.5, 4, return_trajectory=True)
+    assert path.shape == (5, 2, 7, 3) and isinstance(path, np.ndarray)
+    np.testing.assert_array_equal(path[0], tokens)
+    single = ebcore.particle_flow(torch.from_numpy(tokens[0]), 0.5, 0.5, 4, return_trajectory=True)
+    assert isinstance(single, torch.Tensor) and single.shape == (5, 7, 3)
+    np.testing.assert_allclose(single[-1].numpy(), path[-1, 0], atol=1e-13)
+    np.testing.assert_array_equal(ebcore.particle_flow(tokens, 0.5, 0.5, 0), tokens)
+    assert ebcore.energy(tokens, 1.0).shape == (2,)
+    assert ebcore.query_energy(tokens[:, :3], tokens, 1.0).shape == (2, 3)
+
+
+def test_float32_flow_tracks_float64():
+    tokens = np.random.default_rng(1).standard_normal((64, 2))
+    exact = ebcore.particle_flow(tokens, 0.5, 0.5, 20)
+    single = ebcore.particle_flow(tokens.astype(np.float32), 0.5, 0.5, 20)
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, exact, atol=1e-4)
+
+
+def test_two_stage_is_posterior_mean_over_refined_tokens():
+    noisy = np.random.default_rng(2).standard_normal((50, 2))
+    refined = ebcore.particle_flow(noisy, 0.4, 0.7, 6)
+    np.testing.assert_allclose(ebcore.two_stage_denoise(noisy, 0.4, 0.7, 6, 0.9),
+                               ebcore.posterior_mean(noisy, refined, 0.9), atol=1e-15)
+    trajectory, outputs = ebcore.dynamics.two_stage_sweep(noisy, 0.4, 0.7, 6, 0.9)
+    np.testing.assert_allclose(outputs[6], ebcore.two_stage_denoise(noisy, 0.4, 0.7, 6, 0.9), atol=1e-13)
+    np.testing.assert_allclose(outputs[0], ebcore.posterior_mean(noisy, noisy, 0.9), atol=1e-13)
+
+
+def test_flow_time_and_depth():
+    assert ebcore.flow_time(0.5, 2.0, 10) == pytest.approx(20.0)
+    assert ebcore.flow_depth(0.5, 2.0, 20.0) == 10
+    assert ebcore.flow_depth(0.5, 2.0, 21.0) == 11   # 10.5 layers: halves round up
+    assert ebcore.flow_depth(0.5, 2.0, 20.9) == 10
+    for t in np.linspace(0, 7, 29):
+        assert abs(ebcore.flow_time(0.3, 1.1, ebcore.flow_depth(0.3, 1.1, t)) - t) <= 0.5 * 0.3 * 1.1**2 + 1e-12
+
+
+def test_gaussian_layer_recursion_matches_particles():
+    """One layer over a Gaussian *density* (fine weighted quadrature grid) is the recursion's linear map."""
+    v, h, step = 1.7, 0.6, 0.8
+    grid = np.linspace(-12, 12, 4001)[:, None]
+    weights = np.exp(-grid[:, 0] ** 2 / (2 * v))
+    x = np.array([[-2.0], [0.3], [1.5]])
+    moved = x + step * (ebcore.posterior_mean(x, grid, h, weights) - x)
+    factor = np.sqrt(horizon.gaussian_variance_layers(v, h, step, 1)[1] / v)
+    np.testing.assert_allclose(moved, factor * x, atol=1e-9)
+
+
+def test_gaussian_horizon_limits():
+    assert horizon.gaussian_horizon(1.3, 0.0, 2.0) == pytest.approx(1.3**2 / 2)
+    t = horizon.gaussian_horizon(1.0, 0.5, 0.5)
+    assert horizon.gaussian_variance_ode(1.5, 0.5, t) == pytest.approx(0.5, rel=1e-12)
+    assert horizon.gaussian_depth(1.0, 0.5, 0.5, 0.1) == ebcore.flow_depth(0.1, 0.5, t)
+
+
+def test_probability_flow_ode_solver():
+    mean = np.array([0.5])
+    gaussian = priors.Gaussian(mean, np.array([[0.8]]))
+    as_mixture = priors.GaussianMixture(mean[None], np.array([1.0]), np.sqrt(0.8))
+    y = np.linspace(-3, 3, 7)[:, None]
+    np.testing.assert_allclose(diffusion.probability_flow_ode(as_mixture, y, 1.0, 0.45),
+                               diffusion.probability_flow_ode(gaussian, y, 1.0, 0.45), atol=1e-7)
+    with pytest.raises(ValueError, match="time must be <"):
+        diffusion.probability_flow_ode(gaussian, y, 1.0, 0.5)
+
+
+def test_trajectory_error_reaches_the_time_exactly():
+    errors = diffusion.trajectory_error(diffusion.one_d_prior("gaussian"), 1.0, 64, 0.7, 0.5, 0.3, 0, n_contexts=2)
+    assert errors.shape == (2,) and np.isfinite(errors).all()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda t: ebcore.particle_flow(t, 1.0, -0.1, 3), ValueError, "step must be a finite number >= 0"),
+    (lambda t: ebcore.particle_flow(t, 1.0, 0.5, 2.5), TypeError, "depth must be an integer"),
+    (lambda t: ebcore.particle_flow(t, 1.0, 0.5, -1), ValueError, "depth must be >= 0"),
+    (lambda t: ebcore.particle_flow(t, 0.0, 0.5, 1), ValueError, "bandwidth"),
+    (lambda t: ebcore.particle_flow(t[0, 0], 1.0, 0.5, 1), ValueError, "tokens must have 2 or 3 dimensions"),
+    (lambda t: ebcore.particle_flow(t * np.nan, 1.0, 0.5, 1), ValueError, "tokens must contain only finite"),
+    (lambda t: ebcore.two_stage_denoise(t, 1.0, 0.5, 2, 0.0), ValueError, "query_bandwidth"),
+    (lambda t: ebcore.two_stage_denoise(t, 1.0, 0.5, 2, -1.0), ValueError, "query_bandwidth"),
+    (lambda t: ebcore.query_energy(t[0, :, :1], t[0], 1.0), ValueError, "dimension"),
+    (lambda t: ebcore.energy(t.tolist(), 1.0), TypeError, "tokens must be a numpy array or a torch tensor"),
+    (lambda t: ebcore.flow_depth(0.5, 1.0, -1.0), ValueError, "time"),
+    (lambda t: ebcore.flow_time(0.0, 1.0, 3), ValueError, "step"),
+    (lambda t: horizon.gaussian_variance_ode(1.0, 1.0, -0.1), ValueError, "time"),
+    (lambda t: diffusion.error_grid("gaussian", 1.0, [8, 16], [0.5], 0.5, 0.2, 2, 0, schedule=True),
+     ValueError, "one entry per size"),
+    (lambda t: diffusion.one_d_prior("laplace"), ValueError, "name"),
+])
+def test_bad_input_is_named(call, error, match):
+    tokens = np.random.default_rng(0).standard_normal((2, 5, 2))
+    with pytest.raises(error, match=match):
+        call(tokens)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_flow_on_cuda_matches_cpu():
+    tokens = torch.tensor(np.random.default_rng(3).standard_normal((4, 300, 3)))
+    torch.testing.assert_close(ebcore.particle_flow(tokens.cuda(), 0.5, 0.5, 10).cpu(),
+                               ebcore.particle_flow(tokens, 0.5, 0.5, 10))

@@ -3,10 +3,10 @@ import sys
 
 import torch
 
-from . import cases_kernel
+from . import cases_dynamics, cases_kernel
 from .runner import format_table, run_cases
 
-ALL_CASES = [*cases_kernel.CASES]
+ALL_CASES = [*cases_kernel.CASES, *cases_dynamics.CASES]
 
 
 def main(argv: list[str]) -> int:

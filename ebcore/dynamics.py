@@ -80,7 +80,7 @@ def energy(tokens, bandwidth):
     n = p.shape[1]
     c = p.mean(dim=1, keepdim=True)
     p = p - c
-    rows = _chunk_rows(n, p.shape[0], p.element_size())
+    rows = _chunk_rows(n, p.shape[0], p.element_size(), p.device)
     pieces = [torch.logsumexp(-torch.cdist(p[:, s:s + rows], p).square().reshape(p.shape[0], -1) / (2 * h * h),
                               dim=1) for s in range(0, n, rows)]
     log_mean_kernel = torch.logsumexp(torch.stack(pieces, dim=1), dim=1) - 2 * math.log(n)

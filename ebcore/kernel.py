@@ -23,9 +23,11 @@ from .validation import check_array, check_positive, check_probability_weights
 __all__ = ["posterior_mean", "softmax_attention", "rbf_as_softmax", "linear_attention",
            "smoothed_log_density", "SoftmaxForm"]
 
-#: Bytes allowed for one chunk of attention logits (the memory bound of the kernels). Small enough
-#: that a chunk stays in the last-level cache between the matmul, the exp and the second matmul.
+#: Bytes allowed for one chunk of attention logits (the memory bound of the kernels). On CPU, small
+#: enough that a chunk stays in the last-level cache between the matmul, the exp and the second
+#: matmul; on CUDA, large enough that kernel launches do not dominate.
 CHUNK_BYTES = 8 * 2**20
+CUDA_CHUNK_BYTES = 256 * 2**20
 
 #: Below this kernel sum a row is recomputed with an explicit max-shift (see _rbf_attend_no_grad).
 _LOG2_E = 1.0 / math.log(2.0)
@@ -79,8 +81,9 @@ def _unify(*tensors):
     return [t.to(device=device, dtype=dtype) if isinstance(t, torch.Tensor) else t for t in tensors]
 
 
-def _chunk_rows(n_keys: int, batch: int, itemsize: int) -> int:
-    return max(1, CHUNK_BYTES // max(1, n_keys * batch * itemsize))
+def _chunk_rows(n_keys: int, batch: int, itemsize: int, device=None) -> int:
+    budget = CUDA_CHUNK_BYTES if device is not None and torch.device(device).type == "cuda" else CHUNK_BYTES
+    return max(1, budget // max(1, n_keys * batch * itemsize))
 
 
 def _attend(queries, keys, values, scale, key_bias, center: bool):
@@ -94,7 +97,7 @@ def _attend(queries, keys, values, scale, key_bias, center: bool):
     batch, n_queries, _ = queries.shape
     need_grad = torch.is_grad_enabled() and any(
         isinstance(t, torch.Tensor) and t.requires_grad for t in (queries, keys, values, scale, key_bias))
-    rows = _chunk_rows(keys.shape[1], batch, keys.element_size())
+    rows = _chunk_rows(keys.shape[1], batch, keys.element_size(), keys.device)
     outputs = []
     for start in range(0, n_queries, rows):
         q = queries[:, start:start + rows]
@@ -136,7 +139,7 @@ def _rbf_attend_no_grad(queries, particles, inv_h2: float, log_w):
     batch, n_queries, dim = queries.shape
     n_keys = particles.shape[1]
     dtype, device = queries.dtype, queries.device
-    rows = _chunk_rows(n_keys, 1, particles.element_size())
+    rows = _chunk_rows(n_keys, 1, particles.element_size(), particles.device)
     # Transposed layout (keys along rows): both matmuls then have a long inner or outer dimension,
     # which BLAS handles far better than an N x M by M x (d + 1) product with small d.
     buffer = torch.empty((n_keys, min(rows, n_queries)), dtype=dtype, device=device)
@@ -320,7 +323,7 @@ def smoothed_log_density(z, particles, bandwidth, weights=None):
         w = w.expand(p.shape[0], -1) if w.ndim == 1 else w
         log_w = torch.log(w) - torch.log(w.sum(-1, keepdim=True))
     d = q.shape[-1]
-    rows = _chunk_rows(p.shape[1], p.shape[0], p.element_size())
+    rows = _chunk_rows(p.shape[1], p.shape[0], p.element_size(), p.device)
     pieces = []
     for start in range(0, q.shape[1], rows):
         chunk = q[:, start:start + rows]

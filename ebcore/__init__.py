@@ -6,7 +6,7 @@ Every algorithm of the book lives here once; the chapters call it, the tests che
 """
 from . import audit, cache, diffusion, horizon, incontext, priors, stats
 from .arrays import default_device, to_torch
-from .cache import ResultsCache, cached, code_version
+from .cache import ResultsCache, cached, cached_call, code_version
 from .corruption import corrupt
 from .dynamics import energy, flow_depth, flow_time, particle_flow, query_energy, two_stage_denoise
 from .kernel import linear_attention, posterior_mean, rbf_as_softmax, smoothed_log_density, softmax_attention
@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__", "audit", "cache", "diffusion", "horizon", "incontext", "priors", "stats",
-    "default_device", "to_torch", "ResultsCache", "cached", "code_version", "corrupt",
+    "default_device", "to_torch", "ResultsCache", "cached", "cached_call", "code_version", "corrupt",
     "energy", "flow_depth", "flow_time", "particle_flow", "query_energy", "two_stage_denoise",
     "linear_attention", "posterior_mean", "rbf_as_softmax", "smoothed_log_density", "softmax_attention",
     "finite_difference_gradient", "glue", "at_scale", "current_scale", "as_generator", "seed_everything",

@@ -201,3 +201,35 @@ def cached(name: str, config: Mapping, compute: Callable[[], tuple], cache: Resu
 
 
 __all__.append("cached")
+
+
+def cached_call(function: Callable, *args, **kwargs):
+    """Call ``function(*args, **kwargs)`` through the results cache.
+
+    For deterministic functions of JSON-like arguments and numpy arrays (hashed by content) that
+    return a numpy array or a tuple of them, such as :func:`ebcore.particle_flow` on a seeded
+    context. The key holds the function's qualified name, the arguments and the code version, so a
+    chapter's second execution loads instead of recomputing, and a change to the code recomputes.
+    """
+    if not callable(function):
+        raise TypeError(f"function must be callable, got {type(function).__name__}")
+    name = f"call-{function.__module__}.{function.__qualname__}".replace("<", "").replace(">", "")
+    config = {"args": list(args), "kwargs": kwargs}
+    _canonical(config)  # fail early, before computing, on arguments that cannot key the cache
+
+    def compute():
+        out = function(*args, **kwargs)
+        parts = out if isinstance(out, tuple) else (out,)
+        arrays = {}
+        for index, part in enumerate(parts):
+            if not isinstance(part, np.ndarray):
+                raise TypeError(f"cached_call needs numpy results; result {index} is {type(part).__name__}")
+            arrays[str(index)] = part
+        return arrays, {"tuple": isinstance(out, tuple), "count": len(parts)}
+
+    entry = cached(name, config, compute)
+    parts = tuple(entry.arrays[str(i)] for i in range(int(entry.info["count"])))
+    return parts if entry.info["tuple"] else parts[0]
+
+
+__all__.append("cached_call")

@@ -115,3 +115,19 @@ def test_cached_refresh_and_bad_arguments(isolated_cache, tmp_path):
 def test_code_version_is_a_stable_hash():
     assert ebcore.code_version() == ebcore.code_version()
     assert len(ebcore.code_version()) == 16
+
+
+def test_cached_call_round_trip_and_keying(isolated_cache):
+    x = np.random.default_rng(0).standard_normal((10, 2))
+    first = ebcore.cached_call(ebcore.particle_flow, x, 0.5, 0.5, 3, return_trajectory=True)
+    again = ebcore.cached_call(ebcore.particle_flow, x, 0.5, 0.5, 3, return_trajectory=True)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_allclose(first, ebcore.particle_flow(x, 0.5, 0.5, 3, return_trajectory=True))
+    other = ebcore.cached_call(ebcore.particle_flow, x + 1.0, 0.5, 0.5, 3, return_trajectory=True)
+    assert not np.allclose(other, first)  # a different input array is a different entry
+    pair = ebcore.cached_call(ebcore.dynamics.two_stage_sweep, x, 0.5, 0.5, 2, 0.7)
+    assert isinstance(pair, tuple) and len(pair) == 2
+    with pytest.raises(TypeError, match="config"):
+        ebcore.cached_call(ebcore.particle_flow, x, 0.5, 0.5, 3, return_trajectory=object())
+    with pytest.raises(TypeError, match="callable"):
+        ebcore.cached_call("particle_flow", x)

@@ -303,5 +303,5 @@ def audit_table_markdown(entries=None) -> str:
     for entry in entries:
         implementation = "<br>".join(_api_anchor(d) for d in entry.implementation)
         checks = "<br>".join(f"`{c}`" for c in entry.checks)
-        rows.append(f"| {{prf:ref}}`{entry.label}` | {entry.status} | {implementation} | {checks} |")
+        rows.append(f"| {{prf:ref}}`{entry.label}`: {entry.title} | {entry.status} | {implementation} | {checks} |")
     return "\n".join(rows)

@@ -8,12 +8,18 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # One results cache for the whole run, so the book build reuses what the notebook tests computed.
 export EBCORE_CACHE ?= $(CURDIR)/_build/ebcore-cache
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: book test unit notebooks build-check env clean
+.PHONY: book test env clean
 
 env: $(VENV)/.installed
+
+# MathJax is served from the book itself (no CDN), so formulas render offline. It lives in its own
+# static folder: Jupyter Book would load every .js file found under _static/ on every page.
+MATHJAX := _mathjax/mathjax/tex-chtml.js
+$(MATHJAX):
+	npm install --prefix _build/npm --no-audit --no-fund --silent mathjax@3.2.2
+	rm -rf _mathjax && mkdir -p _mathjax && cp -r _build/npm/node_modules/mathjax/es5 _mathjax/mathjax
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +27,16 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-book: env
+book: env $(MATHJAX)
 	jupyter-book build . -W -n --keep-going
 
-# Unit tests, every chapter through nbval, then the book build with warnings as errors.
-test: env
+# Unit tests, every chapter through nbval, the book build with warnings as errors, then a check
+# that every declared figure is in the built pages and MathJax is served locally.
+test: env $(MATHJAX)
 	python tests/prepare_notebooks.py _build/nbval
 	pytest tests _build/nbval --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
 	jupyter-book build . -W -n --keep-going
+	python tests/check_built_book.py _build/html
 
 clean:
-	rm -rf _build
+	rm -rf _build _mathjax

@@ -45,9 +45,11 @@ def use_book_style() -> None:
         "legend.frameon": False,
         "figure.constrained_layout.use": True,
     })
-    try:  # vector output in notebooks; harmless outside IPython
+    try:  # inline vector output in notebooks (even if MPLBACKEND says otherwise); harmless elsewhere
         from IPython import get_ipython
-        if get_ipython() is not None:
+        shell = get_ipython()
+        if shell is not None and "IPKernelApp" in getattr(shell, "config", {}):
+            shell.run_line_magic("matplotlib", "inline")
             from matplotlib_inline.backend_inline import set_matplotlib_formats
             set_matplotlib_formats("svg")
     except ImportError:  # pragma: no cover - IPython is part of the book's requirements

@@ -1,0 +1,39 @@
+"""After the book build: every figure a chapter declares is in its HTML page, and MathJax is local.
+
+A figure cell that printed nothing (for example because a non-inline matplotlib backend was
+active) still builds without a warning, so the build alone cannot catch it.
+"""
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(html_dir: str) -> int:
+    html = Path(html_dir)
+    problems = []
+    for source in sorted((ROOT / "chapters").glob("*.md")):
+        page = html / "chapters" / f"{source.stem}.html"
+        if not page.is_file():
+            problems.append(f"{page} is missing")
+            continue
+        text = page.read_text(encoding="utf-8")
+        declared = len(re.findall(r"^:mystnb:\s*\n:\s+figure:", source.read_text(encoding="utf-8"), re.MULTILINE))
+        images = re.findall(r'<img[^>]*src="([^"]+)"', text)
+        if len(images) < declared:
+            problems.append(f"{page.name}: {declared} figures declared, {len(images)} images in the page")
+        for src in images:
+            if not (page.parent / src.split("?")[0]).is_file():
+                problems.append(f"{page.name}: image {src} does not exist")
+        has_math = 'class="math' in text
+        if "cdn.jsdelivr.net" in text or (has_math and "_static/mathjax/tex-chtml.js" not in text):
+            problems.append(f"{page.name}: MathJax is not served from the book")
+    for line in problems:
+        print("PROBLEM:", line)
+    print(f"checked {len(list((ROOT / 'chapters').glob('*.md')))} pages: {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "_build/html"))

@@ -30,13 +30,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 book: env $(MATHJAX)
 	jupyter-book build . -W -n --keep-going
 
-# Unit tests, every chapter through nbval, the book build with warnings as errors, then a check
-# that every declared figure is in the built pages and MathJax is served locally.
+# The book build with warnings as errors (executing every chapter), a check that every declared
+# figure is in the built pages and MathJax is served locally, then the unit tests and every chapter
+# again through nbval (its second execution reuses the results cache).
 test: env $(MATHJAX)
-	python tests/prepare_notebooks.py _build/nbval
-	pytest tests _build/nbval --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
 	jupyter-book build . -W -n --keep-going
 	python tests/check_built_book.py _build/html
+	python tests/prepare_notebooks.py _build/nbval
+	pytest tests _build/nbval --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
 
 clean:
 	rm -rf _build _mathjax

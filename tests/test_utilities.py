@@ -105,3 +105,23 @@ def test_incontext_input_checks():
         incontext.excess_mse_curve(prior, 0.5, "rbf", [5], 1, 4, 0)
     with pytest.raises(ValueError, match="rank"):
         incontext.softmax_excess_floor(1.0, 1.0, 0)
+
+
+def test_extrapolation_recovers_a_line_and_checks_input():
+    x = np.array([1 / 256, 1 / 512, 1 / 1024, 1 / 2048])
+    fit = stats.extrapolate_to_zero(x, 0.5 + 3.0 * x, np.full(4, 1e-3))
+    assert fit.intercept == pytest.approx(0.5, abs=1e-12) and fit.slope == pytest.approx(3.0, abs=1e-9)
+    with pytest.raises(ValueError, match="y_se"):
+        stats.extrapolate_to_zero(x, x, np.zeros(4))
+    with pytest.raises(ValueError, match="y must have shape"):
+        stats.extrapolate_to_zero(x, x[:3], np.ones(4))
+
+
+def test_predecessor_tasks_and_their_checks():
+    for name in incontext.TASKS:
+        prior, sigma = incontext.predecessor_task(name, 0)
+        assert prior.dim == 16 and sigma > 0
+    with pytest.raises(ValueError, match="name"):
+        incontext.predecessor_task("cube", 0)
+    with pytest.raises(ValueError, match="n must be >= 9"):
+        incontext.predecessor_task("sphere", 0, n=4)

@@ -139,39 +139,44 @@ def _rbf_attend_no_grad(queries, particles, inv_h2: float, log_w):
     batch, n_queries, dim = queries.shape
     n_keys = particles.shape[1]
     dtype, device = queries.dtype, queries.device
-    rows = _chunk_rows(n_keys, 1, particles.element_size(), particles.device)
-    # Transposed layout (keys along rows): both matmuls then have a long inner or outer dimension,
-    # which BLAS handles far better than an N x M by M x (d + 1) product with small d.
-    buffer = torch.empty((n_keys, min(rows, n_queries)), dtype=dtype, device=device)
-    result = torch.empty_like(queries)
-    ones_k = torch.ones((n_keys, 1), dtype=dtype, device=device)
+    per_context = _chunk_rows(n_keys, 1, particles.element_size(), particles.device)
+    # Chunks hold whole contexts when they fit (many small contexts share one batched matmul),
+    # otherwise blocks of query rows of one context; either way one buffer of the chunk budget.
+    rows = min(per_context, n_queries)
+    group = max(1, per_context // n_queries) if per_context >= n_queries else 1
     guard = _UNDERFLOW_GUARD[dtype]
-    for b in range(batch):
-        # centre on the particles' mean: a common offset of all points then costs no precision
-        c = particles[b].mean(dim=0, keepdim=True)
-        p = particles[b] - c
-        key_col = -0.5 * inv_h2 * (p * p).sum(1, keepdim=True)
-        if log_w is not None:
-            key_col = key_col + (log_w[b] - log_w[b].max()).unsqueeze(1)
-        keys_aug = torch.cat([p, ones_k, key_col], dim=1).mul_(_LOG2_E)   # base-2 logits, see below
-        values_aug_t = torch.cat([p, ones_k], dim=1).T.contiguous()
+    # centre each context on its particles' mean: a common offset of all points then costs no precision
+    centre = particles.mean(dim=1, keepdim=True)
+    p_all = particles - centre
+    key_col = -0.5 * inv_h2 * (p_all * p_all).sum(-1, keepdim=True)
+    if log_w is not None:
+        key_col = key_col + (log_w - log_w.amax(dim=1, keepdim=True)).unsqueeze(-1)
+    ones_k = torch.ones((batch, n_keys, 1), dtype=dtype, device=device)
+    # Transposed layout (keys along rows): both matmuls then have a long inner or outer dimension,
+    # which BLAS handles far better than an N x M by M x (d + 1) product with small d. Base-2 logits:
+    # exp2 is about twice as fast as exp on CPU, and the factor log2(e) is folded into the keys.
+    keys_aug = torch.cat([p_all, ones_k, key_col], dim=2).mul_(_LOG2_E)                  # (B, M, d + 2)
+    values_aug_t = torch.cat([p_all, ones_k], dim=2).transpose(1, 2).contiguous()        # (B, d + 1, M)
+    buffer = torch.empty((min(group, batch), n_keys, rows), dtype=dtype, device=device)
+    result = torch.empty_like(queries)
+    for b0 in range(0, batch, group):
+        b1 = min(batch, b0 + group)
         for start in range(0, n_queries, rows):
-            z = queries[b, start:start + rows] - c
-            n_rows = z.shape[0]
-            query_aug_t = torch.cat([z * inv_h2, -0.5 * inv_h2 * (z * z).sum(1, keepdim=True),
-                                     torch.ones((n_rows, 1), dtype=dtype, device=device)], dim=1).T.contiguous()
-            logits_t = buffer[:, :n_rows]
-            torch.mm(keys_aug, query_aug_t, out=logits_t)
-            # exp2 is about twice as fast as exp on CPU, and the factor log2(e) was folded in above
+            z = queries[b0:b1, start:start + rows] - centre[b0:b1]                       # (g, r, d)
+            n_rows = z.shape[1]
+            query_aug_t = torch.cat([z * inv_h2, -0.5 * inv_h2 * (z * z).sum(-1, keepdim=True),
+                                     torch.ones((b1 - b0, n_rows, 1), dtype=dtype, device=device)],
+                                    dim=2).transpose(1, 2).contiguous()                   # (g, d + 2, r)
+            logits_t = buffer[:b1 - b0, :, :n_rows]
+            torch.bmm(keys_aug[b0:b1], query_aug_t, out=logits_t)
             logits_t.exp2_()
-            summed = torch.mm(values_aug_t, logits_t)            # (d + 1, rows)
-            denominator = summed[dim]
-            out = (summed[:dim] / denominator).T
-            weak = (denominator < guard).nonzero().squeeze(1)
-            if weak.numel():
-                redo = torch.mm(z[weak], p.T) * inv_h2 + key_col[:, 0]
-                out[weak] = torch.softmax(redo, dim=1) @ p
-            result[b, start:start + n_rows] = out + c
+            summed = torch.bmm(values_aug_t[b0:b1], logits_t)                             # (g, d + 1, r)
+            denominator = summed[:, dim]
+            out = (summed[:, :dim] / denominator.unsqueeze(1)).transpose(1, 2)            # (g, r, d)
+            for g, r in (denominator < guard).nonzero().tolist():
+                logits = p_all[b0 + g] @ z[g, r] * inv_h2 + key_col[b0 + g, :, 0]
+                out[g, r] = torch.softmax(logits, dim=0) @ p_all[b0 + g]
+            result[b0:b1, start:start + n_rows] = out + centre[b0:b1]
     return result
 
 

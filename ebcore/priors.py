@@ -305,13 +305,19 @@ def monte_carlo_posterior_mean(prior: Prior, y, sigma, n_samples: int, rng):
     count = check_int(n_samples, "n_samples", minimum=2)
     x = prior.sample(count, rng)
     est, se, ess = [], [], []
-    for row in flat:
-        logw = -((x - row) ** 2).sum(-1) / (2 * s * s)
-        w = np.exp(logw - logw.max())
-        total = w.sum()
-        m = w @ x / total
+    rows = max(1, 2**22 // count)  # bound the (rows, samples) weight matrix
+    for start in range(0, len(flat), rows):
+        y_rows = flat[start:start + rows]
+        # |y - x|^2 expanded: the (rows, samples) matrix is the only large temporary
+        logw = -((y_rows**2).sum(1)[:, None] + (x**2).sum(1)[None] - 2 * y_rows @ x.T) / (2 * s * s)
+        w = np.exp(logw - logw.max(axis=1, keepdims=True))
+        total = w.sum(axis=1)
+        m = w @ x / total[:, None]
         est.append(m)
-        se.append(np.sqrt((w[:, None] ** 2 * (x - m) ** 2).sum(0)) / total)
-        ess.append(total ** 2 / (w ** 2).sum())
+        w2 = w**2
+        spread = w2 @ x**2 - 2 * m * (w2 @ x) + m**2 * w2.sum(axis=1, keepdims=True)   # sum w^2 (x - m)^2
+        se.append(np.sqrt(np.clip(spread, 0.0, None)) / total[:, None])
+        ess.append(total**2 / (w**2).sum(axis=1))
+    est, se, ess = np.concatenate(est), np.concatenate(se), np.concatenate(ess)
     shape = (*lead, prior.dim)
     return np.reshape(est, shape), np.reshape(se, shape), np.reshape(ess, lead)

@@ -125,3 +125,25 @@ def test_predecessor_tasks_and_their_checks():
         incontext.predecessor_task("cube", 0)
     with pytest.raises(ValueError, match="n must be >= 9"):
         incontext.predecessor_task("sphere", 0, n=4)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: incontext.softmax_gaussian_limit(0.0, 1.0), ValueError, "prior_variance"),
+    (lambda: incontext.linear_attention_excess(1.0, 1.0, 2, 0), ValueError, "context_size"),
+    (lambda: incontext.in_context_estimate("linear", np.zeros((1, 2, 3)), np.zeros((1, 4, 3)), 1.0),
+     ValueError, "prior_variance is required"),
+    (lambda: incontext.in_context_estimate("rbf", np.zeros((1, 2, 3)), np.zeros((1, 4, 3)), -1.0),
+     ValueError, "sigma"),
+    (lambda: ebcore.finite_difference_gradient(np.sum, np.zeros(3)), ValueError, "y must have 2 dimensions"),
+    (lambda: ebcore.finite_difference_gradient(np.sum, np.zeros((2, 3)), step=0.0), ValueError, "step"),
+    (lambda: priors.monte_carlo_posterior_mean(priors.Sphere(3, 1, 1.0, 0), np.zeros((2, 3)), 1.0, 1, 0),
+     ValueError, "n_samples"),
+    (lambda: ebcore.dynamics.euler_error_against_ode(np.zeros((3, 2)), 0.5, [0.0], 0.1), ValueError, "steps"),
+    (lambda: ebcore.dynamics.euler_error_against_ode(np.zeros((3, 2)), 0.5, [0.3], 0.1), ValueError,
+     "whole number of layers"),
+    (lambda: ebcore.dynamics.two_stage_sweep(np.zeros((3, 2)), 0.5, 0.5, 2, 0.0), ValueError, "query_bandwidth"),
+    (lambda: ebcore.dynamics.stage_one_velocity(np.zeros((3, 2)), -1.0), ValueError, "bandwidth"),
+])
+def test_more_bad_input_is_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

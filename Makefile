@@ -9,6 +9,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # One results cache for the whole run, so the book build reuses what the notebook tests computed.
 export EBCORE_CACHE ?= $(CURDIR)/_build/ebcore-cache
 export PYTHONHASHSEED := 0
+# No progress bars in built pages or test logs (readers running a chapter themselves get them).
+export EBCORE_PROGRESS ?= 0
 
 .PHONY: book test env clean
 

@@ -161,6 +161,23 @@ ENTRIES: tuple[AuditEntry, ...] = (
         ("chapters/06_reverse_diffusion.md::check-reverse-diffusion",),
         status="conjecture",
     ),
+    AuditEntry(
+        "thm-golden-section", "09_optimizers_and_ensembles", "Golden-section search",
+        ("ebcore.optim.golden_section_search", "ebcore.optim.golden_section_evaluations"),
+        ("chapters/09_optimizers_and_ensembles.md::check-golden-section",
+         "tests/test_optim.py::test_golden_section_evaluation_count"),
+    ),
+    AuditEntry(
+        "prop-two-loop", "09_optimizers_and_ensembles", "The two-loop recursion",
+        ("ebcore.optim.two_loop_direction", "ebcore.optim.dense_inverse_hessian", "ebcore.optim.LBFGSGSS"),
+        ("tests/test_optim.py::test_two_loop_matches_dense_bfgs",
+         "tests/test_optim.py::test_two_loop_satisfies_secant_condition"),
+    ),
+    AuditEntry(
+        "prop-lbfgs-quadratic", "09_optimizers_and_ensembles", "Finite termination on a quadratic",
+        ("ebcore.optim.LBFGSGSS", "ebcore.optim.lbfgs_iteration_counts"),
+        ("chapters/09_optimizers_and_ensembles.md::check-lbfgs-quadratic",),
+    ),
 )
 
 

@@ -121,8 +121,13 @@ class ResultsCache:
             shutil.rmtree(folder, ignore_errors=True)
             return None
 
-    def store(self, name: str, config: Mapping, arrays: Mapping, info: Mapping | None = None) -> CacheEntry:
-        """Write an entry atomically (an existing valid entry is kept) and return it."""
+    def store(self, name: str, config: Mapping, arrays: Mapping, info: Mapping | None = None,
+              replace: bool = False) -> CacheEntry:
+        """Write an entry atomically and return it.
+
+        An existing valid entry is kept, unless ``replace`` (used for checkpoints that move on):
+        then the old folder is moved aside, the new one renamed into place and the old removed.
+        """
         folder = self.path(name, config)
         folder.parent.mkdir(parents=True, exist_ok=True)
         arrays = {str(k): np.asarray(v) for k, v in arrays.items()}
@@ -140,9 +145,16 @@ class ResultsCache:
                 with open(path, "rb") as handle:
                     os.fsync(handle.fileno())
             if folder.exists():
+                if replace:
+                    trash = Path(tempfile.mkdtemp(prefix=".old-", dir=folder.parent))
+                    os.rename(folder, trash / "entry")
+                    os.rename(tmp, folder)
+                    shutil.rmtree(trash, ignore_errors=True)
+                    return CacheEntry(arrays=arrays, info=info, hit=False)
                 existing = self.load(name, config)
                 if existing is not None:
                     return existing
+                shutil.rmtree(folder, ignore_errors=True)
             os.rename(tmp, folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -178,6 +190,10 @@ class ResultsCache:
                 raise TypeError("compute must return a pair (arrays, info)")
             arrays, info = result
             return self.store(name, config, arrays, info)
+
+    def clear_entry(self, name: str, config: Mapping) -> None:
+        """Remove one entry (nothing happens if it does not exist)."""
+        shutil.rmtree(self.path(name, config), ignore_errors=True)
 
     def clear(self, name: str | None = None) -> None:
         """Remove every entry (or every entry of one name)."""

@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["glue"]
+__all__ = ["glue", "markdown_table", "format_mean_se"]
 
 
 def glue(name: str, value) -> None:
@@ -25,3 +25,25 @@ def glue(name: str, value) -> None:
     if isinstance(value, numbers.Real) and not isinstance(value, bool) and not np.isfinite(value):
         raise ValueError(f"value for {name!r} must be finite, got {value!r}")
     _glue(name, value, display=False)
+
+
+def markdown_table(header, rows):
+    """A Markdown table (for ``IPython.display.Markdown``) from a header and rows of cells.
+
+    Cells are converted with ``str``; a ``|`` inside a cell is escaped.
+    """
+    header = [str(h) for h in header]
+    if not header:
+        raise ValueError("header must not be empty")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for index, row in enumerate(rows):
+        cells = [str(c).replace("|", "\\|") for c in row]
+        if len(cells) != len(header):
+            raise ValueError(f"rows[{index}] has {len(cells)} cells, the header {len(header)}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_mean_se(mean: float, se: float, digits: int = 2) -> str:
+    """``mean ± se`` in scientific notation with ``digits`` significant digits."""
+    return f"{mean:.{digits - 1}e} ± {se:.1e}"

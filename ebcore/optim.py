@@ -1,0 +1,518 @@
+"""Full-batch L-BFGS with a golden-section line search (L-BFGS-GSS), and its line search.
+
+Implements the optimizer of Yu and Morozov (2026) as described in chapter 9
+(:prf:ref:`thm-golden-section` for the line search, :prf:ref:`prop-two-loop` for the direction,
+:prf:ref:`prop-lbfgs-quadratic` for what exact line searches would give on a quadratic).
+
+The direction is the L-BFGS two-loop recursion with memory ``history_size``; the step length
+comes from a derivative-free search along the unit direction: bracket a minimum by doubling
+trial steps, then shrink the bracket by the golden section. There are no Wolfe conditions, so
+the safeguards matter: a curvature pair with ``cos(y, s) < 1e-4`` (or ``|y||s| = 0``) clears the
+memory, and a direction with NaN falls back to steepest descent.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .validation import check_int, check_nonnegative, check_positive
+
+__all__ = ["two_loop_direction", "dense_inverse_hessian", "lbfgs_iteration_counts", "GOLDEN_FRACTION", "NonFiniteLossError", "LineSearchResult", "golden_section_search", "MinimizeTrace",
+           "ill_conditioned_quadratic", "rosenbrock", "minimize",
+           "golden_section_evaluations", "bracket_minimum", "LBFGSGSS"]
+
+#: The golden fraction ``(3 - sqrt 5) / 2 = 0.381966...``: where the new trial point goes in the
+#: larger part of the bracket (the paper rounds it to 0.382).
+GOLDEN_FRACTION = (3.0 - math.sqrt(5.0)) / 2.0
+_CURVATURE_COSINE = 1e-4
+_RHO_EPS = 1e-6
+_FIRST_TRIAL, _SECOND_TRIAL = 0.2, 0.8
+
+
+class NonFiniteLossError(ValueError, FloatingPointError):
+    """A loss or gradient at the current point is NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class LineSearchResult:
+    """Outcome of a one-dimensional search: the best point, its value and the evaluations used."""
+
+    x: float
+    value: float
+    evaluations: int
+    bracket: tuple[float, float]
+
+
+def golden_section_evaluations(width: float, tol: float) -> int:
+    """Evaluations :func:`golden_section_search` uses to shrink a bracket of ``width`` below ``tol``.
+
+    Two evaluations place the first two interior points; every comparison shrinks the bracket by
+    ``1 - GOLDEN_FRACTION = 0.618...`` and every further evaluation allows one more comparison
+    (:prf:ref:`thm-golden-section`), so ``k`` evaluations leave a bracket of
+    ``width * 0.618**(k - 1)``. A bracket already below ``tol`` costs one evaluation (its midpoint).
+    """
+    width = check_positive(width, "width")
+    tol = check_positive(tol, "tol")
+    if width <= tol:
+        return 1
+    return 1 + math.ceil(math.log(tol / width) / math.log(1.0 - GOLDEN_FRACTION) - 1e-12)
+
+
+def golden_section_search(f: Callable[[float], float], a: float, b: float, tol: float = 1e-8,
+                          max_evals: int = 200) -> LineSearchResult:
+    """Minimise a unimodal ``f`` on ``[a, b]`` by golden-section search (:prf:ref:`thm-golden-section`).
+
+    Stops as soon as the bracket is narrower than ``tol`` (after exactly
+    :func:`golden_section_evaluations` evaluations) or after ``max_evals`` evaluations; returns
+    the best point evaluated, which lies in the final bracket, and that bracket.
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    a = float(a)
+    b = float(b)
+    if not (math.isfinite(a) and math.isfinite(b)) or not a < b:
+        raise ValueError(f"a and b must be finite with a < b, got a={a!r}, b={b!r}")
+    tol = check_positive(tol, "tol")
+    max_evals = check_int(max_evals, "max_evals", minimum=2)
+    lo, hi = a, b
+    if hi - lo <= tol:
+        mid = 0.5 * (lo + hi)
+        return LineSearchResult(x=mid, value=_as_value(f(mid)), evaluations=1, bracket=(lo, hi))
+    x1 = lo + GOLDEN_FRACTION * (hi - lo)
+    x2 = hi - GOLDEN_FRACTION * (hi - lo)
+    f1, f2 = _as_value(f(x1)), _as_value(f(x2))
+    evals = 2
+    while True:
+        # Compare, drop the outer part beyond the worse point; the better point survives and
+        # already sits at the golden position of the new bracket.
+        keep_left = f1 <= f2
+        if keep_left:
+            hi, x2, f2 = x2, x1, f1
+            survivor = (x2, f2)
+        else:
+            lo, x1, f1 = x1, x2, f2
+            survivor = (x1, f1)
+        if hi - lo <= tol or evals >= max_evals:
+            return LineSearchResult(x=survivor[0], value=survivor[1], evaluations=evals, bracket=(lo, hi))
+        if keep_left:
+            x1 = lo + GOLDEN_FRACTION * (hi - lo)
+            f1 = _as_value(f(x1))
+        else:
+            x2 = hi - GOLDEN_FRACTION * (hi - lo)
+            f2 = _as_value(f(x2))
+        evals += 1
+
+
+def _as_value(v) -> float:
+    """A loss value for the search: non-finite counts as +infinity."""
+    v = float(v)
+    return v if math.isfinite(v) else math.inf
+
+
+def bracket_minimum(phi: Callable[[float], float], phi0: float, first: float, max_evals: int = 30):
+    """Bracket a minimum of ``phi`` on ``[0, inf)`` starting from ``phi(0) = phi0``.
+
+    Trial steps ``0.2, 0.8, 1.6, 3.2, ...`` times ``first`` (the paper's doubling) until the value
+    rises; if the first trial already rises, shrink it toward 0 by the golden fraction until one
+    falls below ``phi0``. Returns ``(points, values, evaluations)`` with three points
+    ``a < b < c``, ``phi(b) <= min(phi(a), phi(c))`` when a bracket was found; when none was found
+    within ``max_evals`` evaluations, ``points`` holds the best trial seen (possibly 0).
+    """
+    trials = [(0.0, phi0)]
+    evals = 0
+    step = _FIRST_TRIAL * first
+    value = _as_value(phi(step))
+    evals += 1
+    if value >= phi0:
+        # Shrink toward 0: the minimum lies inside (0, step).
+        upper = (step, value)
+        while evals < max_evals:
+            step *= GOLDEN_FRACTION
+            value = _as_value(phi(step))
+            evals += 1
+            if value < phi0:
+                return [0.0, step, upper[0]], [phi0, value, upper[1]], evals
+            upper = (step, value)
+        return [0.0], [phi0], evals
+    trials.append((step, value))
+    step = _SECOND_TRIAL * first
+    while evals < max_evals:
+        value = _as_value(phi(step))
+        evals += 1
+        if value >= trials[-1][1]:
+            (a, fa), (b, fb) = trials[-2], trials[-1]
+            return [a, b, step], [fa, fb, value], evals
+        trials.append((step, value))
+        step *= 2.0
+    best = min(trials, key=lambda t: t[1])
+    return [best[0]], [best[1]], evals
+
+
+def _golden_refine(phi, points, values, budget: int, tol: float):
+    """Golden-section steps on a bracketing triple, at most ``budget`` evaluations.
+
+    Stops early when the bracket is narrower than ``tol`` or the new value differs from the
+    best by less than ``tol`` (the paper's two criteria).
+    """
+    (a, b, c), (fa, fb, fc) = points, values
+    evals = 0
+    while evals < budget and c - a > tol:
+        # New point in the larger of the two sub-intervals, a golden fraction away from b.
+        if c - b > b - a:
+            x = b + GOLDEN_FRACTION * (c - b)
+        else:
+            x = b - GOLDEN_FRACTION * (b - a)
+        fx = _as_value(phi(x))
+        evals += 1
+        change = abs(fx - fb)
+        if fx < fb:
+            if x > b:
+                a, fa = b, fb
+            else:
+                c, fc = b, fb
+            b, fb = x, fx
+        else:
+            if x > b:
+                c, fc = x, fx
+            else:
+                a, fa = x, fx
+        if change < tol:
+            break
+    return b, fb, evals
+
+
+def _check_pairs(g, s_list, y_list):
+    if not isinstance(g, torch.Tensor) or g.ndim != 1 or not g.dtype.is_floating_point:
+        raise TypeError("g must be a 1-d floating-point torch tensor")
+    if len(s_list) != len(y_list) or not s_list:
+        raise ValueError(f"s_list and y_list must be non-empty and of equal length, got {len(s_list)} and {len(y_list)}")
+    for s, y in zip(s_list, y_list):
+        if s.shape != g.shape or y.shape != g.shape:
+            raise ValueError(f"every s and y must have the shape of g {tuple(g.shape)}")
+
+
+def two_loop_direction(g: torch.Tensor, s_list, y_list, rho_eps: float = 0.0) -> torch.Tensor:
+    """``H g`` for the L-BFGS inverse-Hessian approximation, by the two-loop recursion.
+
+    ``H`` is ``gamma I`` (``gamma = s.y / y.y`` of the newest pair) updated by the BFGS formula
+    with the pairs ``(s_i, y_i)``, oldest first, with ``rho_i = 1 / (y_i . s_i + rho_eps)``
+    (:prf:ref:`prop-two-loop`). Costs ``O(m n)`` for ``m`` pairs in dimension ``n``; the matrix is
+    never formed (:func:`dense_inverse_hessian` forms it, for checking).
+    """
+    _check_pairs(g, s_list, y_list)
+    rhos = [1.0 / (float(y @ s) + rho_eps) for s, y in zip(s_list, y_list)]
+    q = g.clone()
+    alphas = []
+    for s, y, rho in zip(reversed(s_list), reversed(y_list), reversed(rhos)):
+        alpha = rho * float(s @ q)
+        q.add_(y, alpha=-alpha)
+        alphas.append(alpha)
+    s, y = s_list[-1], y_list[-1]
+    r = q.mul_(float(s @ y) / float(y @ y))
+    for s, y, rho, alpha in zip(s_list, y_list, rhos, reversed(alphas)):
+        beta = rho * float(y @ r)
+        r.add_(s, alpha=alpha - beta)
+    return r
+
+
+def dense_inverse_hessian(s_list, y_list, rho_eps: float = 0.0) -> torch.Tensor:
+    """The matrix ``H`` of :func:`two_loop_direction`, by applying the BFGS update explicitly.
+
+    ``H <- (I - rho s y^T) H (I - rho y s^T) + rho s s^T`` for each pair, oldest first, from
+    ``gamma I``. ``O(m n^2)`` memory and ``O(m n^3)`` time: for tests and small examples only.
+    """
+    g = s_list[0] if s_list else None
+    if g is None:
+        raise ValueError("s_list must not be empty")
+    _check_pairs(g, s_list, y_list)
+    n = g.numel()
+    eye = torch.eye(n, dtype=g.dtype, device=g.device)
+    s, y = s_list[-1], y_list[-1]
+    h = eye * (float(s @ y) / float(y @ y))
+    for s, y in zip(s_list, y_list):
+        rho = 1.0 / (float(y @ s) + rho_eps)
+        v = eye - rho * torch.outer(y, s)
+        h = v.T @ h @ v + rho * torch.outer(s, s)
+    return h
+
+
+class LBFGSGSS(torch.optim.Optimizer):
+    """Full-batch L-BFGS with a golden-section line search (chapter 9, :prf:ref:`prop-two-loop`).
+
+    Parameters
+    ----------
+    params : iterable of tensors or parameter groups
+        The parameters to optimise (one group; all on one device and of one dtype).
+    history_size : int, >= 1
+        Number of curvature pairs ``(s, y)`` kept (the paper's ``m = 10``).
+    max_evals : int, >= 2
+        Budget of loss evaluations for the golden-section refinement of each step (the
+        paper's 6). Bracketing has its own cap, ``max_bracket_evals``.
+    tol : float, > 0
+        The refinement stops when the bracket (in parameter-space distance along the unit
+        direction) or the change in loss falls below ``tol`` (the paper's ``1e-4``).
+    max_bracket_evals : int, >= 1
+        Cap on the evaluations spent bracketing (doubling or shrinking the trial step).
+    rho_eps : float, >= 0
+        The paper's regulariser in ``rho_i = 1 / (y_i . s_i + rho_eps)`` (default ``1e-6``). Near a
+        minimum ``y . s`` falls far below it and the memory fades, so the direction tends to the
+        scaled gradient; ``rho_eps=0`` is textbook L-BFGS (chapter 9 measures the difference).
+
+    ``step(closure)`` takes a closure like :class:`torch.optim.LBFGS`: it zeroes the gradients,
+    computes the loss, calls ``backward`` and returns the loss. If the closure accepts a keyword
+    argument ``backward``, line-search trial points are evaluated with ``closure(backward=False)``
+    under :func:`torch.no_grad` (a forward pass only); otherwise the plain closure is called.
+    A non-finite loss at a trial point counts as ``+inf``; a non-finite loss or gradient at the
+    current point raises :class:`NonFiniteLossError`. :attr:`evaluations` counts loss and
+    gradient evaluations. One call of ``step`` is one L-BFGS iteration (the paper's epoch).
+    """
+
+    def __init__(self, params, history_size: int = 10, max_evals: int = 6, tol: float = 1e-4,
+                 max_bracket_evals: int = 30, rho_eps: float = _RHO_EPS):
+        history_size = check_int(history_size, "history_size", minimum=1)
+        max_evals = check_int(max_evals, "max_evals", minimum=2)
+        tol = check_positive(tol, "tol")
+        max_bracket_evals = check_int(max_bracket_evals, "max_bracket_evals", minimum=1)
+        rho_eps = check_nonnegative(rho_eps, "rho_eps")
+        defaults = dict(history_size=history_size, max_evals=max_evals, tol=tol,
+                        max_bracket_evals=max_bracket_evals, rho_eps=rho_eps)
+        super().__init__(params, defaults)
+        if len(self.param_groups) != 1:
+            raise ValueError("params must form a single parameter group for LBFGSGSS")
+        self._params = self.param_groups[0]["params"]
+        if not self._params:
+            raise ValueError("params must not be empty")
+        dtypes = {p.dtype for p in self._params}
+        if len(dtypes) != 1 or not next(iter(dtypes)).is_floating_point:
+            raise TypeError(f"params must share one floating dtype, got {sorted(map(str, dtypes))}")
+        self.evaluations = {"loss": 0, "gradient": 0}
+        self.resets = 0
+
+    # -- flat views -------------------------------------------------------------------------
+    def _flat_params(self) -> torch.Tensor:
+        return torch.cat([p.detach().reshape(-1) for p in self._params])
+
+    def _flat_grad(self) -> torch.Tensor:
+        return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).detach().reshape(-1)
+                          for p in self._params])
+
+    @torch.no_grad()
+    def _set_params(self, flat: torch.Tensor) -> None:
+        offset = 0
+        for p in self._params:
+            n = p.numel()
+            p.copy_(flat[offset:offset + n].view_as(p))
+            offset += n
+
+    @staticmethod
+    def _scalar_loss(loss, where: str) -> float:
+        if not isinstance(loss, torch.Tensor) and not isinstance(loss, (float, int)):
+            raise TypeError(f"closure must return the loss as a scalar tensor, got {type(loss).__name__} ({where})")
+        if isinstance(loss, torch.Tensor) and loss.numel() != 1:
+            raise ValueError(f"closure must return a scalar loss, got shape {tuple(loss.shape)} ({where})")
+        return float(loss)
+
+    # -- the algorithm ----------------------------------------------------------------------
+    def _direction(self, g: torch.Tensor, state: dict) -> torch.Tensor:
+        if not state["s"]:
+            return -g
+        return -two_loop_direction(g, state["s"], state["y"], rho_eps=self.param_groups[0]["rho_eps"])
+
+    def _reset(self, state: dict) -> None:
+        state["s"].clear()
+        state["y"].clear()
+        self.resets += 1
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        if closure is None or not callable(closure):
+            raise TypeError("closure must be a callable that zeroes gradients, computes the loss, "
+                            "calls backward and returns the loss")
+        group = self.param_groups[0]
+        state = self.state[self._params[0]]
+        state.setdefault("s", [])
+        state.setdefault("y", [])
+        takes_backward = "backward" in inspect.signature(closure).parameters
+
+        with torch.enable_grad():
+            loss = closure()
+        f0 = self._scalar_loss(loss, "at the current point")
+        self.evaluations["loss"] += 1
+        self.evaluations["gradient"] += 1
+        x = self._flat_params()
+        g = self._flat_grad()
+        if not math.isfinite(f0):
+            raise NonFiniteLossError(f"closure returned a non-finite loss ({f0}) at the current point")
+        if not bool(torch.isfinite(g).all()):
+            raise NonFiniteLossError("the gradient at the current point contains NaN or infinity")
+
+        if "x_prev" in state:
+            s = x - state["x_prev"]
+            y = g - state["g_prev"]
+            norm_product = float(s.norm() * y.norm())
+            if norm_product == 0.0 or float(s @ y) / norm_product < _CURVATURE_COSINE:
+                self._reset(state)
+            else:
+                state["s"].append(s)
+                state["y"].append(y)
+                if len(state["s"]) > group["history_size"]:
+                    state["s"].pop(0)
+                    state["y"].pop(0)
+        state["x_prev"], state["g_prev"] = x, g
+
+        p = self._direction(g, state)
+        if not bool(torch.isfinite(p).all()) or float(p @ g) >= 0:
+            self._reset(state)
+            p = -g
+        p_norm = float(p.norm())
+        if p_norm == 0.0:
+            state["last_step"] = 0.0
+            return loss
+        direction = p / p_norm
+
+        def phi(t: float) -> float:
+            self._set_params(x + t * direction)
+            self.evaluations["loss"] += 1
+            if takes_backward:
+                value = closure(backward=False)
+            else:
+                with torch.enable_grad():
+                    value = closure()
+                self.evaluations["gradient"] += 1
+            return self._scalar_loss(value, "at a line-search trial point")
+
+        points, values, _ = bracket_minimum(phi, f0, p_norm, group["max_bracket_evals"])
+        if len(points) == 3:
+            t, ft, _ = _golden_refine(phi, points, values, group["max_evals"], group["tol"])
+        else:
+            t, ft = points[0], values[0]
+        if not ft < f0:
+            t = 0.0
+            self._reset(state)
+        self._set_params(x + t * direction)
+        state["last_step"] = t
+        return loss
+
+
+@dataclass(frozen=True)
+class MinimizeTrace:
+    """Loss after every iteration (index 0: the start) and the evaluations an optimizer used.
+
+    ``iterations`` is the first iteration whose loss is below ``target`` (``None`` if never);
+    ``loss_evaluations`` and ``gradient_evaluations`` count calls up to that iteration.
+    """
+
+    losses: "np.ndarray"
+    iterations: int | None
+    loss_evaluations: int
+    gradient_evaluations: int
+    x: "np.ndarray"
+
+
+def ill_conditioned_quadratic(dim: int, condition: float):
+    """``f(x) = x^T A x / 2`` with eigenvalues log-spaced from 1 to ``condition`` (minimum 0 at 0)."""
+    dim = check_int(dim, "dim", minimum=1)
+    condition = check_positive(condition, "condition")
+    if condition < 1:
+        raise ValueError(f"condition must be >= 1, got {condition}")
+    eigenvalues = torch.logspace(0.0, math.log10(condition), dim, dtype=torch.float64)
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (eigenvalues * x * x).sum()
+
+    return f
+
+
+def rosenbrock(x: torch.Tensor) -> torch.Tensor:
+    """Rosenbrock's function ``sum (1 - x_i)^2 + 100 (x_{i+1} - x_i^2)^2`` (minimum 0 at ones)."""
+    return ((1 - x[:-1]) ** 2 + 100.0 * (x[1:] - x[:-1] ** 2) ** 2).sum()
+
+
+def minimize(f: Callable, x0, *, target: float = 1e-8, max_iters: int = 1000, method: str = "lbfgs_gss",
+             **options) -> MinimizeTrace:
+    """Minimise a differentiable ``f`` (torch, one vector argument) from ``x0`` until ``f < target``.
+
+    ``method="lbfgs_gss"`` runs :class:`LBFGSGSS` (``options`` go to it); ``"torch_lbfgs"`` runs
+    :class:`torch.optim.LBFGS` with the strong-Wolfe line search, one iteration per step.
+    Computation is in float64.
+    """
+    import numpy as np
+
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    if not isinstance(x0, (torch.Tensor, np.ndarray)):
+        raise TypeError(f"x0 must be a numpy array or a torch tensor, got {type(x0).__name__}")
+    x0 = torch.as_tensor(x0, dtype=torch.float64)
+    if x0.ndim != 1 or x0.numel() == 0 or not bool(torch.isfinite(x0).all()):
+        raise ValueError(f"x0 must be a non-empty finite vector, got shape {tuple(x0.shape)}")
+    target = check_positive(target, "target")
+    max_iters = check_int(max_iters, "max_iters", minimum=1)
+    if method not in ("lbfgs_gss", "torch_lbfgs"):
+        raise ValueError(f"method must be 'lbfgs_gss' or 'torch_lbfgs', got {method!r}")
+    x = torch.nn.Parameter(x0.clone())
+    counts = {"loss": 0, "gradient": 0}
+    if method == "lbfgs_gss":
+        optimizer = LBFGSGSS([x], **options)
+    else:
+        # One iteration per step; PyTorch's default evaluation cap (1.25 x max_iter = 1) would end
+        # every step inside its line search and stall, so allow the line search its 25 trials.
+        options.setdefault("max_eval", 30)
+        optimizer = torch.optim.LBFGS([x], line_search_fn="strong_wolfe", max_iter=1, tolerance_grad=0.0,
+                                      tolerance_change=0.0, **options)
+
+    def closure(backward: bool = True):
+        optimizer.zero_grad()
+        value = f(x)
+        counts["loss"] += 1
+        if backward:
+            value.backward()
+            counts["gradient"] += 1
+        return value
+
+    losses = [float(f(x.detach()))]
+    reached = None
+    for iteration in range(1, max_iters + 1):
+        optimizer.step(closure)
+        losses.append(float(f(x.detach())))
+        if not math.isfinite(losses[-1]):
+            raise NonFiniteLossError(f"the loss became non-finite at iteration {iteration}")
+        if losses[-1] < target:
+            reached = iteration
+            break
+    return MinimizeTrace(losses=np.asarray(losses), iterations=reached, loss_evaluations=counts["loss"],
+                         gradient_evaluations=counts["gradient"], x=x.detach().numpy().copy())
+
+
+def lbfgs_iteration_counts(problem: str, histories, budgets, *, rho_eps: float = _RHO_EPS, tol: float = 1e-4,
+                           target: float = 1e-8, max_iters: int = 5000):
+    """Iterations and loss evaluations of :class:`LBFGSGSS` to reach ``f < target``.
+
+    ``problem`` is ``"quadratic"`` (dimension 50, condition number 1000, from the ones vector) or
+    ``"rosenbrock"`` (two dimensions, from ``(-1.2, 1)``). Returns two ``(len(histories),
+    len(budgets))`` float arrays (NaN where ``max_iters`` was not enough): iterations and loss
+    evaluations, for each memory size and line-search budget ``max_evals``.
+    """
+    import numpy as np
+
+    if problem == "quadratic":
+        f, x0 = ill_conditioned_quadratic(50, 1e3), torch.ones(50, dtype=torch.float64)
+    elif problem == "rosenbrock":
+        f, x0 = rosenbrock, torch.tensor([-1.2, 1.0], dtype=torch.float64)
+    else:
+        raise ValueError(f"problem must be 'quadratic' or 'rosenbrock', got {problem!r}")
+    histories = [check_int(m, "histories", minimum=1) for m in histories]
+    budgets = [check_int(b, "budgets", minimum=2) for b in budgets]
+    iterations = np.full((len(histories), len(budgets)), np.nan)
+    evaluations = np.full_like(iterations, np.nan)
+    for i, m in enumerate(histories):
+        for j, budget in enumerate(budgets):
+            trace = minimize(f, x0, target=target, max_iters=max_iters, history_size=m, max_evals=budget,
+                             tol=tol, rho_eps=rho_eps)
+            if trace.iterations is not None:
+                iterations[i, j] = trace.iterations
+                evaluations[i, j] = trace.loss_evaluations
+    return iterations, evaluations

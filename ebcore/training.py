@@ -1,0 +1,374 @@
+"""One training loop for every model of the book.
+
+:func:`train` runs an optimizer (built by ``make_optimizer(params)``) on a *task* for a number of
+epochs and records, after every epoch, the loss on each split of the task's data. It keeps three
+solutions: the parameters at the minimum of the training-loss curve (the *train solution*), at
+the minimum of the test-loss curve (the paper's early stopping) and at the minimum of the
+validation-loss curve (early stopping on data the comparison does not use).
+
+A task is any object with ``data(split) -> (inputs, targets)`` for the splits ``"train"``,
+``"validation"`` and ``"test"``, ``loss(outputs, targets) -> scalar tensor`` and ``config() ->
+dict`` (JSON-like, it keys the cache); :class:`ebcore.nets.DigitsTask` is one. The optimizer
+factories :func:`sgd`, :func:`lbfgs_gss` and :func:`adam` return an :class:`OptimizerSpec`, a
+callable with a ``config()``, so a run's whole configuration (task, initial parameters, optimizer,
+epochs, seed) keys the results cache. Runs are checkpointed into the cache while they train, so a
+crash loses at most ``checkpoint_every`` epochs, and a finished run is loaded, not retrained.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .cache import ResultsCache, default_cache
+from .optim import LBFGSGSS
+from .progress import progress_bar
+from .validation import check_int, check_positive
+
+__all__ = ["OptimizerSpec", "sgd", "adam", "lbfgs_gss", "torch_lbfgs", "TrainingRun", "train", "flat_parameters",
+           "set_flat_parameters", "SOLUTIONS"]
+
+#: The solutions a run keeps, and the curve each one minimises.
+SOLUTIONS = {"train": "train", "early_stopped": "test", "validation_stopped": "validation"}
+_SPLITS = ("train", "validation", "test")
+_COUNTERS = ("evaluations", "gradients", "seconds")
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer recipe: ``spec(params)`` builds it; ``spec.config()`` describes it.
+
+    ``batch_size=None`` means full batch (one optimizer step per epoch, with a closure).
+    """
+
+    name: str
+    options: tuple
+    batch_size: int | None
+
+    def __call__(self, params) -> torch.optim.Optimizer:
+        options = dict(self.options)
+        if self.name == "sgd":
+            return torch.optim.SGD(params, **options)
+        if self.name == "adam":
+            return torch.optim.Adam(params, **options)
+        if self.name == "lbfgs_gss":
+            return LBFGSGSS(params, **options)
+        if self.name == "torch_lbfgs":
+            return torch.optim.LBFGS(params, line_search_fn="strong_wolfe", tolerance_grad=0.0,
+                                     tolerance_change=0.0, **options)
+        raise ValueError(f"unknown optimizer name {self.name!r}")
+
+    def config(self) -> dict:
+        return {"name": self.name, "options": dict(self.options), "batch_size": self.batch_size}
+
+    @property
+    def full_batch(self) -> bool:
+        return self.batch_size is None
+
+
+def sgd(lr: float, momentum: float = 0.0, batch_size: int = 64) -> OptimizerSpec:
+    """Mini-batch SGD (the paper: batches of 64, loss averaged over the batch)."""
+    lr = check_positive(lr, "lr")
+    if not 0.0 <= float(momentum) < 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    return OptimizerSpec("sgd", (("lr", lr), ("momentum", float(momentum))), batch_size)
+
+
+def adam(lr: float = 1e-3, batch_size: int | None = 64) -> OptimizerSpec:
+    """Adam with mini-batches (``batch_size=None``: full batch)."""
+    lr = check_positive(lr, "lr")
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+    return OptimizerSpec("adam", (("lr", lr),), batch_size)
+
+
+def lbfgs_gss(history_size: int = 10, max_evals: int = 6, tol: float = 1e-4) -> OptimizerSpec:
+    """Full-batch :class:`ebcore.optim.LBFGSGSS` with the paper's defaults."""
+    history_size = check_int(history_size, "history_size", minimum=1)
+    max_evals = check_int(max_evals, "max_evals", minimum=2)
+    tol = check_positive(tol, "tol")
+    return OptimizerSpec("lbfgs_gss", (("history_size", history_size), ("max_evals", max_evals),
+                                       ("tol", tol)), None)
+
+
+def torch_lbfgs(history_size: int = 10, max_iter: int = 10) -> OptimizerSpec:
+    """Full-batch :class:`torch.optim.LBFGS` with the strong-Wolfe line search, for comparison.
+
+    One epoch is one ``step``, which runs up to ``max_iter`` L-BFGS iterations (with
+    ``max_iter=1`` PyTorch's implementation restarts its line-search scale every call and stalls).
+    """
+    history_size = check_int(history_size, "history_size", minimum=1)
+    max_iter = check_int(max_iter, "max_iter", minimum=1)
+    return OptimizerSpec("torch_lbfgs", (("history_size", history_size), ("max_iter", max_iter)), None)
+
+
+def flat_parameters(model: nn.Module) -> np.ndarray:
+    """All trainable parameters of ``model`` as one float64 vector (in ``parameters()`` order)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return torch.cat([p.detach().reshape(-1).to(torch.float64).cpu()
+                      for p in model.parameters() if p.requires_grad]).numpy()
+
+
+@torch.no_grad()
+def set_flat_parameters(model: nn.Module, vector) -> nn.Module:
+    """Write a flat vector (as from :func:`flat_parameters`) into ``model``; returns ``model``."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    total = sum(p.numel() for p in params)
+    vector = torch.as_tensor(np.asarray(vector) if not isinstance(vector, torch.Tensor) else vector)
+    if vector.ndim != 1 or vector.numel() != total:
+        raise ValueError(f"vector must have shape ({total},), got {tuple(vector.shape)}")
+    if not bool(torch.isfinite(vector).all()):
+        raise ValueError("vector must contain only finite values")
+    offset = 0
+    for p in params:
+        p.copy_(vector[offset:offset + p.numel()].view_as(p).to(p.dtype))
+        offset += p.numel()
+    return model
+
+
+@dataclass
+class TrainingRun:
+    """What :func:`train` returns.
+
+    ``curves[split]`` holds the loss on each split after every epoch (index 0: the
+    initialisation), ``curves["evaluations"]`` the cumulative loss evaluations on the training
+    data counted in examples / training-set size (a full-batch loss is 1, a mini-batch of 64
+    is 64 / n_train; gradients included), ``curves["gradients"]`` the same for backward passes
+    and ``curves["seconds"]`` the cumulative optimisation time (monitoring excluded);
+    ``solutions[kind]`` the flat parameters of each kept solution (see :data:`SOLUTIONS`) and
+    ``"final"``; ``best_epoch[kind]`` where it was taken; ``evaluations`` the totals;
+    ``seconds`` the training time (of the original run when loaded).
+    """
+
+    curves: dict
+    solutions: dict
+    best_epoch: dict
+    evaluations: dict
+    seconds: float
+    config: dict = field(default_factory=dict)
+    from_cache: bool = False
+
+
+def _digest(vector: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(vector).tobytes()).hexdigest()[:16]
+
+
+def _optimizer_state_arrays(optimizer) -> tuple[dict, dict]:
+    """Flatten an optimizer's state (tensors, lists of tensors, numbers) for the cache."""
+    arrays, scalars = {}, {}
+    for index, param in enumerate(optimizer.param_groups[0]["params"]):
+        for key, value in optimizer.state.get(param, {}).items():
+            name = f"opt.{index}.{key}"
+            if isinstance(value, torch.Tensor):
+                arrays[name] = value.detach().cpu().numpy()
+            elif isinstance(value, list):
+                stacked = (torch.stack(value) if value else torch.zeros(0)).detach().cpu().numpy()
+                arrays[name + ".list"] = stacked
+            elif isinstance(value, (int, float)):
+                scalars[name] = value
+    counters = getattr(optimizer, "evaluations", None)
+    if counters is not None:
+        scalars["evaluations"] = dict(counters)
+    return arrays, scalars
+
+
+def _restore_optimizer_state(optimizer, arrays: dict, scalars: dict) -> None:
+    params = optimizer.param_groups[0]["params"]
+    for name, value in list(arrays.items()) + list(scalars.items()):
+        if not name.startswith("opt."):
+            continue
+        _, index, key = name.split(".", 2)
+        param = params[int(index)]
+        if key.endswith(".list"):
+            tensor = torch.as_tensor(value).to(param.device)
+            optimizer.state[param][key[:-5]] = [row.clone() for row in tensor]
+        elif isinstance(value, np.ndarray):
+            optimizer.state[param][key] = torch.as_tensor(value).to(param.device).clone()
+        else:
+            optimizer.state[param][key] = value
+    if "evaluations" in scalars and hasattr(optimizer, "evaluations"):
+        optimizer.evaluations.update(scalars["evaluations"])
+
+
+def _check_task(task) -> None:
+    for attribute in ("data", "loss", "config"):
+        if not callable(getattr(task, attribute, None)):
+            raise TypeError(f"task must have a callable {attribute}() (see ebcore.training), "
+                            f"got {type(task).__name__}")
+
+
+def train(model: nn.Module, task, make_optimizer, *, epochs: int, seed: int = 0,
+          cache: ResultsCache | bool | None = True, checkpoint_every: int | None = None,
+          progress: bool | None = None) -> TrainingRun:
+    """Train ``model`` on ``task`` with the optimizer ``make_optimizer(params)`` for ``epochs`` epochs.
+
+    Full-batch optimizers (``make_optimizer.batch_size is None``, e.g. :func:`lbfgs_gss`) take
+    one step per epoch with a closure; mini-batch ones take one pass over the shuffled training
+    set per epoch, the order drawn from ``seed`` and the epoch number (so a resumed run draws the
+    same batches). The model is left at the final parameters. With ``cache`` (the default cache,
+    or a :class:`ebcore.cache.ResultsCache`), a finished run is loaded instead of retrained and an
+    unfinished one resumes from its last checkpoint; ``make_optimizer`` must then have a
+    ``config()`` (as :class:`OptimizerSpec` does).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _check_task(task)
+    if not callable(make_optimizer):
+        raise TypeError(f"make_optimizer must be callable, got {type(make_optimizer).__name__}")
+    epochs = check_int(epochs, "epochs", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    batch_size = getattr(make_optimizer, "batch_size", None)
+    if checkpoint_every is None:
+        checkpoint_every = max(1, epochs // 10)
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
+    if cache is True:
+        cache = default_cache()
+    elif cache is False or cache is None:
+        cache = None
+    elif not isinstance(cache, ResultsCache):
+        raise TypeError(f"cache must be a bool or a ResultsCache, got {type(cache).__name__}")
+    if cache is not None and not callable(getattr(make_optimizer, "config", None)):
+        raise TypeError("make_optimizer needs a config() to key the results cache "
+                        "(use ebcore.training.sgd/adam/lbfgs_gss, or pass cache=False)")
+
+    initial = flat_parameters(model)
+    config = {"task": task.config(), "model": type(model).__name__, "initial": _digest(initial),
+              "n_params": int(initial.size), "epochs": epochs, "seed": seed,
+              "optimizer": make_optimizer.config() if cache is not None else repr(make_optimizer)}
+
+    if cache is not None:
+        done = cache.load("train-run", config)
+        if done is not None:
+            return _run_from_entry(model, done, config)
+        with cache.lock("train-run", config):
+            done = cache.load("train-run", config)
+            if done is not None:
+                return _run_from_entry(model, done, config)
+            run = _train_loop(model, task, make_optimizer, epochs, seed, batch_size, cache, config,
+                              checkpoint_every, progress)
+            arrays = {f"curve.{k}": v for k, v in run.curves.items()}
+            arrays.update({f"solution.{k}": v for k, v in run.solutions.items()})
+            cache.store("train-run", config, arrays, {"best_epoch": run.best_epoch,
+                                                     "evaluations": run.evaluations,
+                                                     "seconds": run.seconds})
+            cache.clear_entry("train-checkpoint", config)
+            return run
+    return _train_loop(model, task, make_optimizer, epochs, seed, batch_size, None, config,
+                       checkpoint_every, progress)
+
+
+def _run_from_entry(model, entry, config) -> TrainingRun:
+    curves = {k[6:]: v for k, v in entry.arrays.items() if k.startswith("curve.")}
+    solutions = {k[9:]: v for k, v in entry.arrays.items() if k.startswith("solution.")}
+    set_flat_parameters(model, solutions["final"])
+    return TrainingRun(curves=curves, solutions=solutions, best_epoch=dict(entry.info["best_epoch"]),
+                       evaluations=dict(entry.info["evaluations"]), seconds=float(entry.info["seconds"]),
+                       config=config, from_cache=True)
+
+
+def _train_loop(model, task, make_optimizer, epochs, seed, batch_size, cache, config, checkpoint_every,
+                progress) -> TrainingRun:
+    data = {split: task.data(split) for split in _SPLITS}
+    x_train, y_train = data["train"]
+    optimizer = make_optimizer(model.parameters())
+    full_batch = batch_size is None
+
+    def evaluate() -> dict:
+        with torch.no_grad():
+            return {split: float(task.loss(model(x), y)) for split, (x, y) in data.items()}
+
+    curves = {split: [] for split in _SPLITS + _COUNTERS}
+    counts = {"evaluations": 0.0, "gradients": 0.0}
+    best = {kind: (np.inf, 0, None) for kind in SOLUTIONS}
+    steps = 0
+    start_epoch = 0
+    elapsed = 0.0
+
+    checkpoint = cache.load("train-checkpoint", config) if cache is not None else None
+    if checkpoint is not None:
+        set_flat_parameters(model, checkpoint.arrays["parameters"])
+        _restore_optimizer_state(optimizer, checkpoint.arrays, checkpoint.info)
+        for split in _SPLITS + _COUNTERS:
+            curves[split] = list(checkpoint.arrays[f"curve.{split}"])
+        counts.update(checkpoint.info["counts"])
+        for kind in SOLUTIONS:
+            best[kind] = (float(checkpoint.info["best_value"][kind]), int(checkpoint.info["best_epoch"][kind]),
+                          checkpoint.arrays[f"best.{kind}"])
+        steps = int(checkpoint.info["steps"])
+        start_epoch = int(checkpoint.info["epoch"])
+        elapsed = float(checkpoint.info["seconds"])
+
+    def record(epoch: int) -> None:
+        losses = evaluate()
+        for split in _SPLITS:
+            curves[split].append(losses[split])
+        curves["evaluations"].append(counts["evaluations"])
+        curves["gradients"].append(counts["gradients"])
+        curves["seconds"].append(elapsed)
+        for kind, split in SOLUTIONS.items():
+            if losses[split] < best[kind][0]:
+                best[kind] = (losses[split], epoch, flat_parameters(model))
+
+    def save_checkpoint(epoch: int) -> None:
+        arrays, scalars = _optimizer_state_arrays(optimizer)
+        arrays["parameters"] = flat_parameters(model)
+        arrays.update({f"curve.{s}": np.asarray(curves[s]) for s in _SPLITS + _COUNTERS})
+        arrays.update({f"best.{k}": best[k][2] for k in SOLUTIONS})
+        scalars.update({"epoch": epoch, "steps": steps, "seconds": elapsed, "counts": dict(counts),
+                        "best_value": {k: best[k][0] for k in SOLUTIONS},
+                        "best_epoch": {k: best[k][1] for k in SOLUTIONS}})
+        cache.store("train-checkpoint", config, arrays, scalars, replace=True)
+
+    if start_epoch == 0:
+        record(0)
+
+    def closure(backward: bool = True):
+        optimizer.zero_grad(set_to_none=True)
+        loss = task.loss(model(x_train), y_train)
+        counts["evaluations"] += 1.0
+        if backward:
+            loss.backward()
+            counts["gradients"] += 1.0
+        return loss
+
+    n_train = x_train.shape[0]
+    optimizer_name = getattr(make_optimizer, "name", type(optimizer).__name__)
+    bar = progress_bar(range(start_epoch + 1, epochs + 1), desc=f"{config['model']} {optimizer_name}",
+                       progress=progress)
+    for epoch in bar:
+        tick = time.perf_counter()
+        if full_batch:
+            optimizer.step(closure)
+        else:
+            generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+            order = torch.randperm(n_train, generator=generator)
+            for start in range(0, n_train, batch_size):
+                rows = order[start:start + batch_size]
+                optimizer.zero_grad(set_to_none=True)
+                loss = task.loss(model(x_train[rows]), y_train[rows])
+                if not bool(torch.isfinite(loss)):
+                    raise FloatingPointError(f"training diverged: non-finite loss at epoch {epoch}")
+                loss.backward()
+                optimizer.step()
+                steps += 1
+                counts["evaluations"] += len(rows) / n_train
+                counts["gradients"] += len(rows) / n_train
+        elapsed += time.perf_counter() - tick
+        record(epoch)
+        if not np.isfinite(curves["train"][-1]):
+            raise FloatingPointError(f"training diverged: non-finite training loss after epoch {epoch}")
+        if cache is not None and epoch % checkpoint_every == 0 and epoch < epochs:
+            save_checkpoint(epoch)
+
+    evaluations = {"loss": counts["evaluations"], "gradient": counts["gradients"], "steps": steps}
+    solutions = {kind: best[kind][2] for kind in SOLUTIONS}
+    solutions["final"] = flat_parameters(model)
+    return TrainingRun(curves={s: np.asarray(v) for s, v in curves.items()}, solutions=solutions,
+                       best_epoch={k: int(best[k][1]) for k in SOLUTIONS}, evaluations=evaluations,
+                       seconds=elapsed, config=config, from_cache=False)

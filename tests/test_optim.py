@@ -1,0 +1,173 @@
+"""L-BFGS-GSS and the golden-section search (chapter 9)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ebcore import optim
+from ebcore.optim import LBFGSGSS, NonFiniteLossError
+
+
+def _pairs(rng, n=7, m=4):
+    a = torch.as_tensor(rng.standard_normal((n, n)))
+    a = a @ a.T + torch.eye(n, dtype=torch.float64)
+    s_list = [torch.as_tensor(rng.standard_normal(n)) for _ in range(m)]
+    y_list = [a @ s for s in s_list]
+    return s_list, y_list, torch.as_tensor(rng.standard_normal(n))
+
+
+def test_two_loop_matches_dense_bfgs(rng):
+    for rho_eps in (0.0, 1e-6):
+        s_list, y_list, g = _pairs(rng)
+        dense = optim.dense_inverse_hessian(s_list, y_list, rho_eps=rho_eps) @ g
+        fast = optim.two_loop_direction(g, s_list, y_list, rho_eps=rho_eps)
+        assert torch.allclose(fast, dense, rtol=1e-10, atol=1e-12)
+
+
+def test_two_loop_satisfies_secant_condition(rng):
+    s_list, y_list, _ = _pairs(rng)
+    # The newest pair is always interpolated exactly: H y_{m-1} = s_{m-1}.
+    out = optim.two_loop_direction(y_list[-1], s_list, y_list)
+    assert torch.allclose(out, s_list[-1], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("width,tol", [(1.0, 1e-6), (10.0, 1e-3), (0.5, 0.4), (2.0, 1e-12)])
+def test_golden_section_evaluation_count(width, tol):
+    for c in np.linspace(0.05, 0.95, 7) * width:
+        result = optim.golden_section_search(lambda t: (t - c) ** 2, 0.0, width, tol=tol)
+        assert result.evaluations == optim.golden_section_evaluations(width, tol)
+        lo, hi = result.bracket
+        assert hi - lo <= tol and lo <= c <= hi and lo <= result.x <= hi
+
+
+def test_golden_section_respects_budget():
+    result = optim.golden_section_search(lambda t: (t - 0.3) ** 2, 0.0, 1.0, tol=1e-12, max_evals=5)
+    assert result.evaluations == 5
+
+
+def test_golden_section_treats_nan_as_infinite():
+    result = optim.golden_section_search(lambda t: float("nan") if t > 0.6 else (t - 0.2) ** 2, 0.0, 1.0, tol=1e-8)
+    assert abs(result.x - 0.2) < 1e-8
+
+
+def _model_and_closure(fn, x0):
+    x = torch.nn.Parameter(torch.as_tensor(x0, dtype=torch.float64).clone())
+    return x, lambda opt: (lambda backward=True: _closure(opt, fn, x, backward))
+
+
+def _closure(opt, fn, x, backward):
+    opt.zero_grad()
+    value = fn(x)
+    if backward:
+        value.backward()
+    return value
+
+
+@pytest.mark.parametrize("problem", ["quadratic", "rosenbrock"])
+def test_reaches_1e_8(problem):
+    iterations, _ = optim.lbfgs_iteration_counts(problem, [10], [6])
+    assert np.isfinite(iterations).all()
+
+
+def test_finite_termination_with_full_memory():
+    iterations, _ = optim.lbfgs_iteration_counts("quadratic", [50], [40], rho_eps=0.0, tol=1e-12)
+    assert iterations[0, 0] <= 50
+
+
+def test_matches_closure_without_backward_keyword():
+    # A closure without the ``backward`` keyword is called with gradients at trial points too.
+    f = optim.ill_conditioned_quadratic(5, 10.0)
+    x = torch.nn.Parameter(torch.ones(5, dtype=torch.float64))
+    opt = LBFGSGSS([x])
+
+    def closure():
+        opt.zero_grad()
+        value = f(x)
+        value.backward()
+        return value
+
+    for _ in range(30):
+        opt.step(closure)
+    assert float(f(x.detach())) < 1e-8
+    assert opt.evaluations["gradient"] == opt.evaluations["loss"]
+
+
+def test_counts_evaluations_and_skips_gradients_at_trial_points():
+    f = optim.ill_conditioned_quadratic(5, 10.0)
+    x = torch.nn.Parameter(torch.ones(5, dtype=torch.float64))
+    opt = LBFGSGSS([x])
+    calls = {"loss": 0, "backward": 0}
+
+    def closure(backward=True):
+        opt.zero_grad()
+        value = f(x)
+        calls["loss"] += 1
+        if backward:
+            value.backward()
+            calls["backward"] += 1
+        return value
+
+    for _ in range(5):
+        opt.step(closure)
+    assert calls["backward"] == 5 == opt.evaluations["gradient"]
+    assert calls["loss"] == opt.evaluations["loss"] > 10
+
+
+@pytest.mark.parametrize("kwargs,match", [({"history_size": 0}, "history_size"), ({"max_evals": 1}, "max_evals"),
+                                          ({"tol": 0.0}, "tol"), ({"tol": -1.0}, "tol"),
+                                          ({"history_size": 2.5}, "history_size"), ({"rho_eps": -1.0}, "rho_eps")])
+def test_bad_options(kwargs, match):
+    x = torch.nn.Parameter(torch.ones(3))
+    with pytest.raises((ValueError, TypeError), match=match):
+        LBFGSGSS([x], **kwargs)
+
+
+def test_bad_closures():
+    x = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
+    opt = LBFGSGSS([x])
+    with pytest.raises(TypeError, match="closure"):
+        opt.step()
+    with pytest.raises(ValueError, match="scalar"):
+        opt.step(lambda: (x * x).sum() * torch.ones(2))
+    with pytest.raises(TypeError, match="closure"):
+        opt.step(lambda: "loss")
+
+    def nan_closure():
+        opt.zero_grad()
+        value = (x * x).sum() * float("nan")
+        value.backward()
+        return value
+
+    with pytest.raises(NonFiniteLossError, match="non-finite"):
+        opt.step(nan_closure)
+
+
+def test_non_finite_trial_points_are_avoided():
+    # The loss is infinite beyond x = 2 along the descent direction; the search must stay inside.
+    x = torch.nn.Parameter(torch.tensor([0.0], dtype=torch.float64))
+    opt = LBFGSGSS([x])
+
+    def closure(backward=True):
+        opt.zero_grad()
+        value = torch.where(x > 2.0, torch.full_like(x, math.inf), (x - 1.9) ** 2).sum()
+        if backward:
+            value.backward()
+        return value
+
+    for _ in range(10):
+        opt.step(closure)
+    assert abs(float(x) - 1.9) < 1e-3
+
+
+def test_minimize_input_checks():
+    with pytest.raises(TypeError, match="x0"):
+        optim.minimize(optim.rosenbrock, [1.0, 2.0])
+    with pytest.raises(ValueError, match="method"):
+        optim.minimize(optim.rosenbrock, np.ones(2), method="newton")
+    with pytest.raises(ValueError, match="x0"):
+        optim.minimize(optim.rosenbrock, np.array([np.nan, 1.0]))
+    with pytest.raises(ValueError, match="a and b"):
+        optim.golden_section_search(lambda t: t, 1.0, 0.0)
+    with pytest.raises(ValueError, match="problem"):
+        optim.lbfgs_iteration_counts("himmelblau", [1], [2])

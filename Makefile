@@ -33,13 +33,14 @@ book: env $(MATHJAX)
 	jupyter-book build . -W -n --keep-going
 
 # The book build with warnings as errors (executing every chapter), a check that every declared
-# figure is in the built pages and MathJax is served locally, then the unit tests and every chapter
-# again through nbval (its second execution reuses the results cache).
+# figure is in the built pages, MathJax is served locally and every chapter has its notebook
+# download, then the unit tests, the browser test of the built pages (chromium, headless) and
+# every chapter again through nbval (its second execution reuses the results cache).
 test: env $(MATHJAX)
 	jupyter-book build . -W -n --keep-going
 	python tests/check_built_book.py _build/html
 	python tests/prepare_notebooks.py _build/nbval
-	pytest tests _build/nbval --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
+	EBCORE_BOOK_HTML=$(CURDIR)/_build/html pytest tests _build/nbval --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
 
 clean:
 	rm -rf _build _mathjax

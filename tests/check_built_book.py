@@ -1,8 +1,10 @@
-"""After the book build: every figure a chapter declares is in its HTML page, and MathJax is local.
+"""After the book build: every figure a chapter declares is in its HTML page, MathJax is local, and
+every executed chapter is offered as a notebook download that is a valid executed notebook.
 
 A figure cell that printed nothing (for example because a non-inline matplotlib backend was
 active) still builds without a warning, so the build alone cannot catch it.
 """
+import json
 import re
 import sys
 from pathlib import Path
@@ -26,6 +28,18 @@ def main(html_dir: str) -> int:
         for src in images:
             if not (page.parent / src.split("?")[0]).is_file():
                 problems.append(f"{page.name}: image {src} does not exist")
+        source_text = source.read_text(encoding="utf-8")
+        if source_text.startswith("---") and "kernelspec:" in source_text[:600]:
+            notebook = html / "_notebooks" / f"{source.stem}.ipynb"
+            if f'href="../_notebooks/{source.stem}.ipynb"' not in text:
+                problems.append(f"{page.name}: no link to its notebook download")
+            if not notebook.is_file():
+                problems.append(f"{notebook} is missing")
+            else:
+                cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+                code = [c for c in cells if c["cell_type"] == "code"]
+                if not code or not any(c.get("outputs") for c in code):
+                    problems.append(f"{notebook.name}: not an executed notebook (no outputs)")
         has_math = 'class="math' in text
         if "cdn.jsdelivr.net" in text or (has_math and "_static/mathjax/tex-chtml.js" not in text):
             problems.append(f"{page.name}: MathJax is not served from the book")

@@ -157,7 +157,7 @@ def test_non_finite_trial_points_are_avoided():
 
     for _ in range(10):
         opt.step(closure)
-    assert abs(float(x) - 1.9) < 1e-3
+    assert abs(float(x.detach()) - 1.9) < 1e-3
 
 
 def test_minimize_input_checks():

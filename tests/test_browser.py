@@ -1,0 +1,145 @@
+"""The built book in a real browser (Debian's chromium, headless, driven by Playwright, no network).
+
+Runs when ``EBCORE_BOOK_HTML`` names a built book (``make test`` sets it after the build); without
+it there is nothing to test and the module is skipped. With it set, a missing chromium is a
+failure, not a skip. The book is served from 127.0.0.1; any request to another host is refused
+and reported.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = os.environ.get("EBCORE_BOOK_HTML")
+pytestmark = pytest.mark.skipif(not HTML, reason="EBCORE_BOOK_HTML is not set (no built book to test)")
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-quic"]
+
+
+def _toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [chapter["file"] for chapter in part["chapters"]]
+    return pages
+
+
+def _find_chromium() -> str:
+    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    pytest.fail("chromium is not installed (README, 'System packages': apt-get install chromium)")
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site():
+    root = Path(HTML).resolve()
+    assert (root / "index.html").is_file(), f"{root} holds no built book"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = _find_chromium()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def _open(browser, url: str, problems: list):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    base = urlparse(url)
+
+    def route(request_route):
+        target = urlparse(request_route.request.url)
+        if target.scheme in ("http", "https") and target.netloc != base.netloc:
+            problems.append(f"external request: {request_route.request.url}")
+            request_route.abort()
+        else:
+            request_route.continue_()
+
+    page.route("**/*", route)
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
+            if msg.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.goto(url, wait_until="load")
+    return page
+
+
+def _wait_for_mathjax(page) -> None:
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
+    page.evaluate("() => MathJax.startup.promise")
+
+
+@pytest.mark.parametrize("docname", _toc_pages())
+def test_page_renders(site, browser, docname):
+    root, base = site
+    problems: list[str] = []
+    page = _open(browser, base + docname + ".html", problems)
+    try:
+        source = (ROOT / f"{docname}.md").read_text(encoding="utf-8")
+        if "$" in source or "{math}" in source:
+            _wait_for_mathjax(page)
+            assert page.locator("mjx-container").count() > 0, "no MathJax output on a page with math"
+            errors = page.locator("mjx-merror").count()
+            assert errors == 0, f"{errors} MathJax error nodes"
+        broken_images = page.evaluate(
+            "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0 && i.naturalHeight > 0))"
+            ".map(i => i.getAttribute('src'))")
+        assert not broken_images, f"images that did not load: {broken_images}"
+        hrefs = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+        for href in hrefs:
+            target = urlparse(href)
+            if target.scheme not in ("http", "https") or target.netloc != urlparse(base).netloc:
+                continue
+            path = root / unquote(target.path.lstrip("/"))
+            if path.is_dir():
+                path = path / "index.html"
+            assert path.is_file(), f"link to a missing file: {href}"
+            if target.fragment and path.suffix == ".html":
+                text = path.read_text(encoding="utf-8")
+                fragment = re.escape(unquote(target.fragment))
+                assert re.search(rf'id="{fragment}"', text), f"link to a missing anchor: {href}"
+        if docname == "chapters/09_optimizers_and_ensembles":
+            shots = root.parent / "screenshots"
+            shots.mkdir(exist_ok=True)
+            page.screenshot(path=str(shots / "09_optimizers_and_ensembles.png"), full_page=False)
+        assert not problems, "\n".join(problems)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("query,expected", [("Tweedie", "chapters/01_denoising.html"),
+                                            ("golden-section", "chapters/09_optimizers_and_ensembles.html")])
+def test_search_finds_a_theorem(site, browser, query, expected):
+    _, base = site
+    problems: list[str] = []
+    page = _open(browser, base + f"search.html?q={query}", problems)
+    try:
+        page.wait_for_selector(f"#search-results a[href*='{expected}']", timeout=30000)
+        assert not problems, "\n".join(problems)
+    finally:
+        page.close()

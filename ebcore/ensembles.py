@@ -132,12 +132,12 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
     n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
     spec = optimizer_spec(architecture, optimizer)
     seeds = list(range(first_seed, first_seed + n_runs))
-    jobs = (delayed(_train_member)(architecture, spec, epochs, seed, 1 if n_jobs > 1 else torch.get_num_threads())
-            for seed in seeds)
     if n_jobs == 1 and backend is None:
         runs = [_train_member(architecture, spec, epochs, seed, torch.get_num_threads())
                 for seed in progress_bar(seeds, desc=f"{architecture} {optimizer}", progress=progress)]
     else:
+        # One thread per worker process: the processes, not BLAS threads, share the cores.
+        jobs = (delayed(_train_member)(architecture, spec, epochs, seed, 1) for seed in seeds)
         parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
         runs = list(progress_bar(parallel(jobs), total=n_runs, desc=f"{architecture} {optimizer}",
                                  progress=progress))

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 
 from .validation import check_int, check_nonnegative, check_positive
@@ -122,6 +123,13 @@ def bracket_minimum(phi: Callable[[float], float], phi0: float, first: float, ma
     ``a < b < c``, ``phi(b) <= min(phi(a), phi(c))`` when a bracket was found; when none was found
     within ``max_evals`` evaluations, ``points`` holds the best trial seen (possibly 0).
     """
+    if not callable(phi):
+        raise TypeError(f"phi must be callable, got {type(phi).__name__}")
+    phi0 = float(phi0)
+    if not math.isfinite(phi0):
+        raise ValueError(f"phi0 must be finite, got {phi0!r}")
+    first = check_positive(first, "first")
+    max_evals = check_int(max_evals, "max_evals", minimum=1)
     trials = [(0.0, phi0)]
     evals = 0
     step = _FIRST_TRIAL * first
@@ -204,6 +212,7 @@ def two_loop_direction(g: torch.Tensor, s_list, y_list, rho_eps: float = 0.0) ->
     never formed (:func:`dense_inverse_hessian` forms it, for checking).
     """
     _check_pairs(g, s_list, y_list)
+    rho_eps = check_nonnegative(rho_eps, "rho_eps")
     rhos = [1.0 / (float(y @ s) + rho_eps) for s, y in zip(s_list, y_list)]
     q = g.clone()
     alphas = []
@@ -406,11 +415,11 @@ class MinimizeTrace:
     ``loss_evaluations`` and ``gradient_evaluations`` count calls up to that iteration.
     """
 
-    losses: "np.ndarray"
+    losses: np.ndarray
     iterations: int | None
     loss_evaluations: int
     gradient_evaluations: int
-    x: "np.ndarray"
+    x: np.ndarray
 
 
 def ill_conditioned_quadratic(dim: int, condition: float):
@@ -440,8 +449,6 @@ def minimize(f: Callable, x0, *, target: float = 1e-8, max_iters: int = 1000, me
     :class:`torch.optim.LBFGS` with the strong-Wolfe line search, one iteration per step.
     Computation is in float64.
     """
-    import numpy as np
-
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     if not isinstance(x0, (torch.Tensor, np.ndarray)):
@@ -496,8 +503,6 @@ def lbfgs_iteration_counts(problem: str, histories, budgets, *, rho_eps: float =
     len(budgets))`` float arrays (NaN where ``max_iters`` was not enough): iterations and loss
     evaluations, for each memory size and line-search budget ``max_evals``.
     """
-    import numpy as np
-
     if problem == "quadratic":
         f, x0 = ill_conditioned_quadratic(50, 1e3), torch.ones(50, dtype=torch.float64)
     elif problem == "rosenbrock":

@@ -51,19 +51,6 @@ def test_golden_section_treats_nan_as_infinite():
     assert abs(result.x - 0.2) < 1e-8
 
 
-def _model_and_closure(fn, x0):
-    x = torch.nn.Parameter(torch.as_tensor(x0, dtype=torch.float64).clone())
-    return x, lambda opt: (lambda backward=True: _closure(opt, fn, x, backward))
-
-
-def _closure(opt, fn, x, backward):
-    opt.zero_grad()
-    value = fn(x)
-    if backward:
-        value.backward()
-    return value
-
-
 @pytest.mark.parametrize("problem", ["quadratic", "rosenbrock"])
 def test_reaches_1e_8(problem):
     iterations, _ = optim.lbfgs_iteration_counts(problem, [10], [6])
@@ -171,3 +158,37 @@ def test_minimize_input_checks():
         optim.golden_section_search(lambda t: t, 1.0, 0.0)
     with pytest.raises(ValueError, match="problem"):
         optim.lbfgs_iteration_counts("himmelblau", [1], [2])
+
+
+def test_line_search_helpers_input_checks(rng):
+    s_list, y_list, g = _pairs(rng)
+    with pytest.raises(ValueError, match="s_list and y_list"):
+        optim.two_loop_direction(g, s_list, y_list[:-1])
+    with pytest.raises(ValueError, match="shape of g"):
+        optim.two_loop_direction(g[:-1], s_list, y_list)
+    with pytest.raises(TypeError, match="g must"):
+        optim.two_loop_direction(g.numpy(), s_list, y_list)
+    with pytest.raises(ValueError, match="s_list"):
+        optim.dense_inverse_hessian([], [])
+    with pytest.raises(ValueError, match="tol"):
+        optim.golden_section_evaluations(1.0, 0.0)
+    with pytest.raises(ValueError, match="width"):
+        optim.golden_section_evaluations(-1.0, 1e-3)
+    with pytest.raises(TypeError, match="phi"):
+        optim.bracket_minimum("phi", 0.0, 1.0)
+    with pytest.raises(ValueError, match="phi0"):
+        optim.bracket_minimum(lambda t: t, float("nan"), 1.0)
+    with pytest.raises(ValueError, match="first"):
+        optim.bracket_minimum(lambda t: t, 0.0, 0.0)
+    with pytest.raises(ValueError, match="condition"):
+        optim.ill_conditioned_quadratic(5, 0.5)
+    with pytest.raises(ValueError, match="dim"):
+        optim.ill_conditioned_quadratic(0, 10.0)
+
+
+def test_bracket_minimum_brackets_and_shrinks():
+    points, values, _ = optim.bracket_minimum(lambda t: (t - 3.0) ** 2, 9.0, 1.0)
+    assert len(points) == 3 and points[0] < 3.0 < points[2] and values[1] <= min(values[0], values[2])
+    # The first trial (0.2) already rises: the step shrinks toward 0 until it falls below phi(0).
+    points, values, _ = optim.bracket_minimum(lambda t: (t - 0.01) ** 2, 1e-4, 1.0)
+    assert len(points) == 3 and points[0] == 0.0 and points[1] < 0.2 and values[1] < 1e-4

@@ -79,31 +79,38 @@ def test_cached_rerun_skips_training(isolated_cache):
 
 
 def test_resume_after_interruption_gives_the_same_run(tmp_path):
-    task = nets.DigitsTask("autoencoder")
     spec = training.sgd(1.0, 0.9)
-    reference = training.train(task.make_model(0), task, spec, epochs=6, seed=2, cache=False)
-
-    cache = ResultsCache(tmp_path)
+    reference = training.train(nets.make_net("autoencoder", 0), nets.DigitsTask("autoencoder"), spec, epochs=6,
+                               seed=2, cache=False)
 
     class Crash(Exception):
         pass
 
-    original = task.loss
-    calls = {"n": 0}
+    class CountingTask(nets.DigitsTask):
+        """Counts loss calls; raises at call ``crash_at`` (each epoch: 17 batches + 3 monitoring losses)."""
 
-    class CrashingTask(nets.DigitsTask):
+        calls = 0
+        crash_at = None
+
         def loss(self, outputs, targets):
-            calls["n"] += 1
-            if calls["n"] == 4 * 17 + 10:  # in the fifth epoch, after the checkpoint of epoch 4
+            type(self).calls += 1
+            if type(self).calls == self.crash_at:
                 raise Crash()
-            return original(outputs, targets)
+            return super().loss(outputs, targets)
 
-    crashing = CrashingTask("autoencoder")
+    cache = ResultsCache(tmp_path)
+    CountingTask.crash_at = 3 + 3 * 20 + 15  # in epoch 4, after the checkpoint written at epoch 2
     with pytest.raises(Crash):
-        training.train(task.make_model(0), crashing, spec, epochs=6, seed=2, cache=cache, checkpoint_every=2)
-    resumed = training.train(task.make_model(0), task, spec, epochs=6, seed=2, cache=cache, checkpoint_every=2)
+        training.train(nets.make_net("autoencoder", 0), CountingTask("autoencoder"), spec, epochs=6, seed=2,
+                       cache=cache, checkpoint_every=2)
+    CountingTask.calls, CountingTask.crash_at = 0, None
+    resumed = training.train(nets.make_net("autoencoder", 0), CountingTask("autoencoder"), spec, epochs=6, seed=2,
+                             cache=cache, checkpoint_every=2)
+    # Resumed from epoch 2: four epochs trained, not six (and no evaluation of the initialisation).
+    assert CountingTask.calls == 4 * 20
     np.testing.assert_allclose(resumed.curves["train"], reference.curves["train"], rtol=1e-12)
     np.testing.assert_allclose(resumed.solutions["final"], reference.solutions["final"], rtol=1e-12)
+    np.testing.assert_allclose(resumed.curves["evaluations"], reference.curves["evaluations"], rtol=1e-12)
 
 
 def test_train_input_checks(isolated_cache):
@@ -125,6 +132,28 @@ def test_train_input_checks(isolated_cache):
         nets.DigitsTask("resnet")
     with pytest.raises(ValueError, match="split"):
         nets.digits("dev")
+    with pytest.raises(TypeError, match="dtype"):
+        nets.make_net("fcp", 0, dtype=torch.int64)
+    with pytest.raises(TypeError, match="dtype"):
+        nets.digits("train", dtype=torch.float16)
+    with pytest.raises(ValueError, match="seed"):
+        nets.make_net("fcp", -1)
+    with pytest.raises(TypeError, match="model"):
+        nets.parameter_count("fcp")
+    with pytest.raises(ValueError, match="vector"):
+        landscape.set_flat_parameters(model, np.full(6200, np.nan))
+    with pytest.raises(ValueError, match="history_size"):
+        training.lbfgs_gss(history_size=0)
+    with pytest.raises(ValueError, match="max_evals"):
+        training.lbfgs_gss(max_evals=1)
+    with pytest.raises(ValueError, match="max_iter"):
+        training.torch_lbfgs(max_iter=0)
+    with pytest.raises(ValueError, match="lr"):
+        training.adam(lr=0.0)
+    with pytest.raises(ValueError, match="batch_size"):
+        training.sgd(0.1, batch_size=0)
+    with pytest.raises(TypeError, match="cache"):
+        training.train(model, task, training.sgd(0.1), epochs=1, cache="yes")
 
 
 def test_diverging_sgd_is_reported(isolated_cache):
@@ -159,3 +188,25 @@ def test_compare_means_and_weight_statistics():
     np.testing.assert_allclose(stats["std"], [1.0, 0.5])
     with pytest.raises(ValueError, match="solutions"):
         landscape.weight_statistics(np.ones(3))
+    with pytest.raises(ValueError, match="a must"):
+        ensembles.compare_means(np.array([]), np.ones(2))
+    with pytest.raises(ValueError, match="b must"):
+        ensembles.compare_means(np.ones(2), np.array([1.0, np.inf]))
+
+
+def test_markdown_table():
+    from ebcore.reporting import format_mean_se, markdown_table
+
+    assert markdown_table(["a", "b"], [[1, "x|y"]]) == "| a | b |\n|---|---|\n| 1 | x\\|y |"
+    assert format_mean_se(0.00123, 0.0004) == "1.2e-03 ± 4.0e-04"
+    with pytest.raises(ValueError, match="rows\\[0\\]"):
+        markdown_table(["a", "b"], [[1]])
+    with pytest.raises(ValueError, match="header"):
+        markdown_table([], [])
+
+
+def test_train_with_torch_lbfgs_and_adam(isolated_cache):
+    task = nets.DigitsTask("autoencoder")
+    for spec in (training.torch_lbfgs(max_iter=3), training.adam(1e-2)):
+        run = training.train(task.make_model(0), task, spec, epochs=2)
+        assert run.curves["train"][-1] < run.curves["train"][0]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["AuditEntry", "ENTRIES", "STATEMENT_KINDS", "labelled_statements", "resolve", "audit_problems",
-           "audit_table_markdown", "repository_root"]
+           "audit_table_markdown", "canonical_name", "repository_root"]
 
 #: The sphinx-proof directives that state something and therefore need an audit entry.
 STATEMENT_KINDS = ("theorem", "lemma", "proposition", "corollary", "conjecture")
@@ -242,14 +242,20 @@ def _test_functions(path: Path) -> set[str]:
 
 
 def _chapter_checks(path: Path) -> set[str]:
-    """Check names of code cells that carry ``# audit-check: name`` and contain an ``assert``."""
+    """Check names of code cells that carry ``# audit-check: name`` and contain an ``assert``.
+
+    The cell must be preceded by the MyST target ``(name)=``, which the audit table links to.
+    """
     text = path.read_text(encoding="utf-8")
     names = set()
-    for cell in re.split(r"^```\{code-cell\}", text, flags=re.MULTILINE)[1:]:
+    pieces = re.split(r"^```\{code-cell\}", text, flags=re.MULTILINE)
+    for before, cell in zip(pieces[:-1], pieces[1:]):
         cell = cell.split("\n```", 1)[0]
         if re.search(r"^\s*assert\b", cell, flags=re.MULTILINE) or "np.testing.assert" in cell \
                 or "torch.testing.assert" in cell:
-            names.update(re.findall(r"#\s*audit-check:\s*(\S+)", cell))
+            anchors = set(re.findall(r"^\(([^)\s]+)\)=[ \t]*$", before.rstrip("\n").rsplit("\n\n", 1)[-1],
+                                     flags=re.MULTILINE))
+            names.update(n for n in re.findall(r"#\s*audit-check:\s*(\S+)", cell) if n in anchors)
     return names
 
 
@@ -309,16 +315,35 @@ def audit_problems(root: Path | None = None, entries=None) -> dict[str, list[str
     return problems
 
 
-def _api_anchor(dotted: str) -> str:
-    return f"`{dotted}`"
+def canonical_name(dotted: str) -> str:
+    """Where the API reference documents ``dotted``: its defining module, not a re-export.
+
+    ``ebcore.posterior_mean`` is documented as ``ebcore.kernel.posterior_mean``.
+    """
+    obj = resolve(dotted)
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str) and module.startswith("ebcore"):
+        return f"{module}.{qualname}"
+    return dotted
+
+
+def _check_link(check: str) -> str:
+    file, _, name = check.partition("::")
+    if file.startswith("chapters/"):
+        return f"{{ref}}`{check} <{name}>`"
+    return f"`{check}`"
 
 
 def audit_table_markdown(entries=None) -> str:
-    """The audit table as MyST Markdown: statement, status, implementation, checks."""
+    """The audit table as MyST Markdown: statement, status, implementation, checks.
+
+    Statements link to their statement in the book, implementations to their API reference entry,
+    chapter checks to their code cell; the -W book build fails when any of these links is broken.
+    """
     entries = ENTRIES if entries is None else entries
     rows = ["| Statement | Status | Implemented by | Checked by |", "|---|---|---|---|"]
     for entry in entries:
-        implementation = "<br>".join(_api_anchor(d) for d in entry.implementation)
-        checks = "<br>".join(f"`{c}`" for c in entry.checks)
+        implementation = "<br>".join(f"{{py:obj}}`{d} <{canonical_name(d)}>`" for d in entry.implementation)
+        checks = "<br>".join(_check_link(c) for c in entry.checks)
         rows.append(f"| {{prf:ref}}`{entry.label}`: {entry.title} | {entry.status} | {implementation} | {checks} |")
     return "\n".join(rows)

@@ -223,7 +223,7 @@ def cached_call(function: Callable, *args, **kwargs):
     """Call ``function(*args, **kwargs)`` through the results cache.
 
     For deterministic functions of JSON-like arguments and numpy arrays (hashed by content) that
-    return a numpy array or a tuple of them, such as :func:`ebcore.particle_flow` on a seeded
+    return a numpy array or a tuple of them, such as :func:`ebcore.dynamics.particle_flow` on a seeded
     context. The key holds the function's qualified name, the arguments and the code version, so a
     chapter's second execution loads instead of recomputing, and a change to the code recomputes.
     """

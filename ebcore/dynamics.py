@@ -46,7 +46,7 @@ def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = Fals
         Return the whole trajectory, shape ``(depth + 1, N, d)`` (``(depth + 1, B, N, d)``
         batched), instead of the final tokens.
 
-    Cost :math:`O(\text{depth}\, N^2 d)`, at the speed of :func:`ebcore.posterior_mean`.
+    Cost :math:`O(\text{depth}\, N^2 d)`, at the speed of :func:`ebcore.kernel.posterior_mean`.
     """
     (p,), back = to_torch(tokens=tokens)
     _check_tokens(p)

@@ -27,7 +27,7 @@ def gaussian_horizon(sigma, bandwidth, prior_variance) -> float:
 
 
 def gaussian_depth(sigma, bandwidth, prior_variance, step) -> int:
-    """:math:`L^* =` :func:`~ebcore.flow_depth` of :func:`gaussian_horizon`: layers to return to the prior."""
+    """:math:`L^* =` :func:`~ebcore.dynamics.flow_depth` of :func:`gaussian_horizon`: layers to return to the prior."""
     return flow_depth(step, bandwidth, gaussian_horizon(sigma, bandwidth, prior_variance))
 
 

@@ -3,11 +3,11 @@
 Clean context tokens :math:`x_1..x_L \\sim \\rho_0`, one noisy query :math:`y = x + \\sigma\\xi`;
 an attention layer reads the context and outputs an estimate of :math:`x`. Three read-outs:
 
-* ``"rbf"``: :func:`ebcore.posterior_mean` with bandwidth :math:`\\sigma`
+* ``"rbf"``: :func:`ebcore.kernel.posterior_mean` with bandwidth :math:`\\sigma`
   ({prf:ref}`prop-snis-consistency`);
-* ``"softmax"``: :func:`ebcore.softmax_attention` with ``W_KQ = I/sigma^2``, ``W_PV = I``
+* ``"softmax"``: :func:`ebcore.kernel.softmax_attention` with ``W_KQ = I/sigma^2``, ``W_PV = I``
   ({prf:ref}`prop-softmax-tilt`);
-* ``"linear"``: :func:`ebcore.linear_attention` with scale :math:`1/(s_0^2 + \\sigma^2)`, where
+* ``"linear"``: :func:`ebcore.kernel.linear_attention` with scale :math:`1/(s_0^2 + \\sigma^2)`, where
   :math:`s_0^2` is the prior's variance per coordinate ({prf:ref}`prop-linear-attention-subspace`).
 """
 from __future__ import annotations

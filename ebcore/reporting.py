@@ -9,7 +9,7 @@ __all__ = ["glue", "markdown_table", "format_mean_se"]
 
 
 def glue(name: str, value) -> None:
-    """Store ``value`` for ``{glue:text}`name` `` in the chapter's prose (myst-nb), without display.
+    """Store ``value`` under ``name`` for myst-nb's ``glue:text`` role in the chapter's prose, without display.
 
     numpy scalars become Python numbers first, because myst-nb formats the stored plain-text
     representation and ``np.float64(1.5)`` is not a number to it.

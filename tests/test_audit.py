@@ -87,9 +87,26 @@ def test_detects_a_check_that_is_not_run(tmp_path):
     assert any("check-tweedie" in item for item in audit.audit_problems(book)["missing_check"])
 
 
+def test_detects_a_check_without_its_link_target(tmp_path):
+    book = _copy_book(tmp_path)
+    chapter = book / "chapters" / "01_denoising.md"
+    text = chapter.read_text()
+    assert "(check-tweedie)=\n" in text
+    chapter.write_text(text.replace("(check-tweedie)=\n", ""))
+    assert any("check-tweedie" in item for item in audit.audit_problems(book)["missing_check"])
+
+
 def test_audit_table_lists_every_entry():
     table = audit.audit_table_markdown()
     assert all(f"{{prf:ref}}`{entry.label}`" in table for entry in audit.ENTRIES)
+
+
+def test_audit_table_links_implementations_to_their_api_entry():
+    table = audit.audit_table_markdown()
+    # a re-export links to the module that defines (and documents) it
+    assert "{py:obj}`ebcore.posterior_mean <ebcore.kernel.posterior_mean>`" in table
+    assert "{ref}`chapters/01_denoising.md::check-tweedie <check-tweedie>`" in table
+    assert audit.canonical_name("ebcore.priors.Prior.score") == "ebcore.priors.Prior.score"
 
 
 def test_resolve_errors_on_missing_names():

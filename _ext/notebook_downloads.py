@@ -4,7 +4,8 @@ After the HTML build this extension writes each chapter, as a notebook with the 
 execution, to ``<html>/_notebooks/`` (part of the built site, generated at build time and never
 committed). The outputs come from the execution cache (``jupyter-cache``), because myst-nb's own
 ``jupyter_execute/`` copy of a chapter holds no outputs when the chapter was not re-executed in
-this build; a chapter with no cached execution is an error. The extension also puts a bar at
+this build; a chapter with no cached execution is an error. Each notebook starts with a set-up
+cell that installs ``ebcore`` when it is missing (from ``book_repository_url`` when that is set). The extension also puts a bar at
 the top of each chapter page with a link to its notebook and, when ``book_repository_url`` is set
 in the Sphinx configuration, a Binder link that opens the chapter's MyST source runnable (Binder's jupytext
 support reads MyST notebooks; the repository's ``requirements.txt`` and ``pyproject.toml`` install
@@ -45,6 +46,21 @@ def _page_context(app, pagename, templatename, context, doctree):
     context["body"] = bar + context.get("body", "")
 
 
+def _setup_cell_source(repository: str) -> str:
+    """The first cell of a downloaded notebook: install ebcore where it is missing."""
+    lines = ["# Set-up: this chapter runs on the book's library, ebcore (and numpy, torch, matplotlib, seaborn).",
+             "# Where ebcore is already importable (the book's own environment) this cell does nothing.",
+             "try:",
+             "    import ebcore",
+             "except ImportError:"]
+    if repository:
+        lines.append(f'    %pip install --quiet "ebcore @ git+{repository}"')
+    else:
+        lines += ['    raise ImportError("this notebook needs ebcore: in a checkout of the book, run "',
+                  '                      "`pip install -r requirements.txt -e .`, then restart the kernel") from None']
+    return "\n".join(lines)
+
+
 def _write_notebooks(app, exception):
     if exception is not None or app.builder.format != "html":
         return
@@ -64,6 +80,9 @@ def _write_notebooks(app, exception):
             _, executed = cache.merge_match_into_notebook(notebook)
         except KeyError as error:
             raise RuntimeError(f"{docname}: no cached execution to offer as a download") from error
+        setup_cell = nbformat.v4.new_code_cell(_setup_cell_source((app.config.book_repository_url or "").rstrip("/")))
+        setup_cell.metadata["tags"] = ["setup"]
+        executed.cells.insert(0, setup_cell)
         nbformat.write(executed, str(target / f"{Path(docname).name}.ipynb"))
 
 

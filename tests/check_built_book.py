@@ -40,6 +40,9 @@ def main(html_dir: str) -> int:
                 code = [c for c in cells if c["cell_type"] == "code"]
                 if not code or not any(c.get("outputs") for c in code):
                     problems.append(f"{notebook.name}: not an executed notebook (no outputs)")
+                if not code or "import ebcore" not in "".join(code[0]["source"]) or "except ImportError" not in \
+                        "".join(code[0]["source"]):
+                    problems.append(f"{notebook.name}: the first cell does not set up ebcore")
         has_math = 'class="math' in text
         if "cdn.jsdelivr.net" in text or (has_math and "_static/mathjax/tex-chtml.js" not in text):
             problems.append(f"{page.name}: MathJax is not served from the book")

@@ -3,10 +3,10 @@ import sys
 
 import torch
 
-from . import cases_dynamics, cases_kernel
+from . import cases_dynamics, cases_kernel, cases_paths
 from .runner import format_table, run_cases
 
-ALL_CASES = [*cases_kernel.CASES, *cases_dynamics.CASES]
+ALL_CASES = [*cases_kernel.CASES, *cases_dynamics.CASES, *cases_paths.CASES]
 
 
 def main(argv: list[str]) -> int:

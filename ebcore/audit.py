@@ -178,6 +178,28 @@ ENTRIES: tuple[AuditEntry, ...] = (
         ("ebcore.optim.LBFGSGSS", "ebcore.optim.lbfgs_iteration_counts"),
         ("chapters/09_optimizers_and_ensembles.md::check-lbfgs-quadratic",),
     ),
+    AuditEntry(
+        "prop-fourier-endpoints", "10_fourier_paths", "The Fourier path keeps its end points and can reach any path",
+        ("ebcore.paths.fourier_points", "ebcore.paths.fourier_path"),
+        ("chapters/10_fourier_paths.md::check-fourier-endpoints", "tests/test_paths.py::test_fourier_path_keeps_end_points"),
+        status="proved",
+    ),
+    AuditEntry(
+        "prop-fourier-gradient", "10_fourier_paths", "Gradient of the path objective",
+        ("ebcore.paths.fourier_gradient", "ebcore.paths.path_objective"),
+        ("chapters/10_fourier_paths.md::check-fourier-gradient",),
+    ),
+    AuditEntry(
+        "prop-barrier-bound", "10_fourier_paths", "A sampled maximum with a slope bound is an upper bound",
+        ("ebcore.paths.PathResult",),
+        ("chapters/10_fourier_paths.md::check-barrier-bound", "chapters/10_fourier_paths.md::check-neb-saddle",
+         "tests/test_paths.py::test_barrier_bounds_bracket_the_true_maximum"),
+    ),
+    AuditEntry(
+        "prop-permutation-symmetry", "11_barriers", "Hidden-unit permutations are exact symmetries",
+        ("ebcore.landscape.align_to",),
+        ("chapters/11_barriers.md::check-permutation-symmetry", "tests/test_paths.py::test_alignment_undoes_a_permutation"),
+    ),
 )
 
 

@@ -1,8 +1,7 @@
 r"""Paths between two solutions and the loss barrier along them.
 
 Implements {prf:ref}`prop-fourier-endpoints` and {prf:ref}`prop-fourier-gradient` (the path family
-of Yu and Morozov's FourierPathFinder and the gradient of its objective), the discrete-to-continuous
-reading of the length penalty ({prf:ref}`prop-lambda-scaling`) and the certified barrier bound of
+of Yu and Morozov's FourierPathFinder and the gradient of its objective) and the barrier bound of
 {prf:ref}`prop-barrier-bound`.
 
 Three methods share one result type, :class:`PathResult`:
@@ -38,7 +37,7 @@ from .progress import progress_bar
 from .validation import check_array, check_choice, check_int, check_nonnegative, check_positive
 
 __all__ = ["PathResult", "fourier_path", "linear_path", "nudged_elastic_band", "fourier_basis",
-           "fourier_points", "path_heights", "OBJECTIVES", "PATH_OPTIMIZERS"]
+           "fourier_points", "fourier_gradient", "path_objective", "path_heights", "OBJECTIVES", "PATH_OPTIMIZERS"]
 
 OBJECTIVES = ("sum", "smooth_max")
 PATH_OPTIMIZERS = ("adam", "lbfgs")
@@ -116,6 +115,29 @@ def fourier_basis(t: torch.Tensor, n_modes: int) -> torch.Tensor:
 def fourier_points(t: torch.Tensor, start: torch.Tensor, end: torch.Tensor, coefficients: torch.Tensor):
     """The Fourier path :math:`(1 - t) w_a + t w_b + \\sum_n b_n \\sin(n\\pi t)` at ``t``: ``(T, D)``."""
     return (1 - t)[:, None] * start + t[:, None] * end + fourier_basis(t, coefficients.shape[0]) @ coefficients
+
+
+def fourier_gradient(point_gradients, points, n_modes: int, lam: float) -> np.ndarray:
+    r"""The gradient of the summed objective with respect to the coefficients ({prf:ref}`prop-fourier-gradient`).
+
+    For points :math:`w_m = w(t_m)` on ``n_points`` equally spaced ``t`` and loss gradients
+    :math:`g_m = \nabla f(w_m)` (``(P, D)``, ends included), returns ``(n_modes, D)``:
+    :math:`\partial J / \partial b_n = \sum_m \sin(n\pi t_m)\,[g_m + 2\lambda (2 w_m - w_{m-1} - w_{m+1})]`,
+    the second difference taken with the end points' own rows dropped (their sine vanishes).
+    """
+    g = np.asarray(check_array(point_gradients, "point_gradients", ndim=2), dtype=np.float64)
+    w = np.asarray(check_array(points, "points", ndim=2), dtype=np.float64)
+    if g.shape != w.shape:
+        raise ValueError(f"point_gradients and points must have the same shape, got {g.shape} and {w.shape}")
+    n_modes = check_int(n_modes, "n_modes", minimum=1)
+    check_nonnegative(lam, "lam")
+    t = np.linspace(0.0, 1.0, w.shape[0])
+    basis = np.sin(np.pi * t[:, None] * np.arange(1, n_modes + 1)[None, :])
+    diff = np.diff(w, axis=0)
+    length_grad = np.zeros_like(w)
+    length_grad[:-1] -= 2 * lam * diff
+    length_grad[1:] += 2 * lam * diff
+    return basis.T @ (g + length_grad)
 
 
 def _fourier_velocity(t, start, end, coefficients):
@@ -225,7 +247,11 @@ def linear_path(loss: Callable, start, end, n_points: int = 51, *, report_loss: 
                    objective_history=[], evaluations=0)
 
 
-def _objective(values, points, lam, objective, temperature):
+def path_objective(values, points, lam, objective="sum", temperature=None):
+    """The FourierPathFinder objective of losses ``values`` ``(P,)`` at ``points`` ``(P, D)`` (torch, differentiable)."""
+    check_choice(objective, "objective", OBJECTIVES)
+    if objective == "smooth_max" and temperature is None:
+        raise ValueError("temperature must be given for objective='smooth_max'")
     length = ((points[1:] - points[:-1]) ** 2).sum()
     if objective == "sum":
         return values.sum() + lam * length
@@ -255,7 +281,7 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
         meaning depends on ``n_points``: with :math:`M` segments the sum is about
         :math:`\frac1M\int_0^1 |w'|^2 dt` while the summed loss is about :math:`M\int_0^1 f\,dt`, so the
         objective is :math:`M[\int f + (\lambda/M^2)\int |w'|^2]` and the continuous trade-off is
-        :math:`\lambda/M^2` ({prf:ref}`prop-lambda-scaling`).
+        :math:`\lambda/M^2`.
     steps, lr : int, float
         Optimisation steps and the Adam learning rate (the paper: 100 and ``1e-3``). For
         ``optimizer="lbfgs"`` (L-BFGS with golden-section search, :class:`ebcore.optim.LBFGSGSS`),
@@ -307,14 +333,18 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
         temperature = max(0.02 * spread, 1e-12)
     coefficients = torch.zeros(n_modes, s.numel(), dtype=s.dtype, device=s.device, requires_grad=True)
 
-    def objective_at(coef, backward=True, where="during the optimisation"):
+    def objective_at(coef, where="during the optimisation", trial=False):
         nonlocal evaluations
         inner = straight[1:-1] + basis @ coef
-        values = _check_loss_output(loss(inner), inner, "loss", where)
+        raw = loss(inner)
         evaluations += n_points - 2
+        if trial and isinstance(raw, torch.Tensor) and not bool(torch.isfinite(raw.detach()).all()):
+            # a line-search trial point: an infinite value tells the search to step back
+            return torch.tensor(math.inf, dtype=s.dtype, device=s.device)
+        values = _check_loss_output(raw, inner, "loss", where)
         all_values = torch.cat([end_values[:1], values, end_values[1:]])
         all_points = torch.cat([s[None], inner, e[None]])
-        return _objective(all_values, all_points, lam, objective, temperature)
+        return path_objective(all_values, all_points, lam, objective, temperature)
 
     history, record = [], {"steps": [], "evaluations": [], "dense_barrier": []}
     best_value, best_coef = math.inf, coefficients.detach().clone()
@@ -355,11 +385,11 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
                 value = objective_at(coefficients)
                 value.backward()
             else:
-                value = objective_at(coefficients)
+                value = objective_at(coefficients, trial=True)
             return value
 
         for step in progress_bar(range(1, steps + 1), desc="Fourier path (L-BFGS)", progress=progress):
-            value = float(opt.step(closure))
+            value = float(torch.as_tensor(opt.step(closure)).detach())
             if value < best_value:
                 best_value, best_coef = value, coefficients.detach().clone()
             history.append(value)

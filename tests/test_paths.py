@@ -184,3 +184,51 @@ def test_stationary_point_errors():
         potentials.stationary_point(potentials.muller_brown, [0.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="name"):
         potentials.reference_landscape("rosenbrock")
+
+
+def test_helper_input_errors():
+    t = torch.linspace(0, 1, 5, dtype=torch.float64)
+    a, b = torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="n_modes"):
+        paths.fourier_basis(t, 0)
+    with pytest.raises(TypeError, match="t must"):
+        paths.fourier_basis(np.linspace(0, 1, 5), 3)
+    with pytest.raises(ValueError, match="coefficients"):
+        paths.fourier_points(t, a, b, torch.zeros(3, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="values"):
+        paths.path_objective(torch.zeros(4, dtype=torch.float64), torch.zeros(5, 2, dtype=torch.float64), 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        paths.path_objective(torch.zeros(5, dtype=torch.float64), torch.zeros(5, 2, dtype=torch.float64), -1.0)
+    with pytest.raises(ValueError, match="temperature"):
+        paths.path_objective(torch.zeros(5, dtype=torch.float64), torch.zeros(5, 2, dtype=torch.float64), 0.1,
+                             objective="smooth_max")
+    with pytest.raises(ValueError, match="point_gradients"):
+        paths.fourier_gradient(np.zeros((5, 2)), np.zeros((5, 3)), 2, 0.1)
+    with pytest.raises(ValueError, match="n_modes"):
+        paths.fourier_gradient(np.zeros((5, 2)), np.zeros((5, 2)), 0, 0.1)
+    with pytest.raises(TypeError, match="loss"):
+        paths.path_heights(None, np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="chunk"):
+        paths.path_heights(potentials.two_bump, torch.zeros(3, 2, dtype=torch.float64), chunk=0)
+    with pytest.raises(ValueError, match="points"):
+        potentials.two_bump(torch.zeros(3, 3, dtype=torch.float64))
+    with pytest.raises(TypeError, match="points"):
+        potentials.muller_brown(np.zeros((3, 2)))
+
+
+def test_batched_loss_input_errors():
+    task = nets.DigitsTask("fcp")
+    loss = landscape.batched_loss(task, subsample=10)
+    with pytest.raises(ValueError, match="points"):
+        loss(torch.zeros(2, 5, dtype=torch.float64))
+    with pytest.raises(TypeError, match="points"):
+        loss(np.zeros((2, loss.dimension)))
+    with pytest.raises(ValueError, match="split"):
+        landscape.batched_loss(task, "holdout")
+    with pytest.raises(ValueError, match="subsample"):
+        landscape.batched_loss(task, subsample=0)
+    x, y = task.data("train")
+    with pytest.raises(ValueError, match="same number of samples"):
+        landscape.BatchedLoss(task.make_model(0), x, y[:-1], task.loss)
+    with pytest.raises(TypeError, match="model"):
+        landscape.BatchedLoss("net", x, y, task.loss)

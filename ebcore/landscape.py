@@ -45,7 +45,7 @@ class BatchedLoss:
     pass per point through the module itself.
     """
 
-    def __init__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn, *, chunk: int = 64):
+    def __init__(self, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn, *, chunk: int = 64):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not callable(loss_fn):

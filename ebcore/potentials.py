@@ -150,7 +150,7 @@ class ReferenceLandscape:
         return max(s.value for s in self.saddles)
 
 
-#: The validation landscapes of chapter 10: (potential, start guess, end guess, saddle guesses).
+#: The validation landscapes of chapter 10, each as (potential, start guess, end guess, saddle guesses).
 POTENTIALS = {
     "curved_double_well": (curved_double_well, (-1.0, 0.0), (1.0, 0.0), ((0.0, 1.0),)),
     "muller_brown": (muller_brown, (-0.558, 1.442), (0.623, 0.028), ((-0.822, 0.624), (0.212, 0.293))),

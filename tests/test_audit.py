@@ -1,4 +1,5 @@
 """The audit table must stay true: every labelled statement has an entry, every entry is real."""
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -112,3 +113,14 @@ def test_audit_table_links_implementations_to_their_api_entry():
 def test_resolve_errors_on_missing_names():
     with pytest.raises(AttributeError):
         audit.resolve("ebcore.not_a_name")
+
+
+def test_api_reference_documents_every_module():
+    import pkgutil
+
+    import ebcore
+
+    modules = {m.name for m in pkgutil.iter_modules(ebcore.__path__) if not m.name.startswith("_")}
+    page = (ROOT / "chapters" / "api.md").read_text()
+    documented = set(re.findall(r"^\.\. automodule:: ebcore\.(\w+)", page, flags=re.MULTILINE))
+    assert modules - documented == set()

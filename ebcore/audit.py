@@ -200,6 +200,12 @@ ENTRIES: tuple[AuditEntry, ...] = (
         ("ebcore.landscape.align_to",),
         ("chapters/11_barriers.md::check-permutation-symmetry", "tests/test_paths.py::test_alignment_undoes_a_permutation"),
     ),
+    AuditEntry(
+        "thm-two-cloud-spectra", "12_kernel_pca", "Kernel and linear PCA of two clouds",
+        ("ebcore.landscape.two_cloud_spectrum", "ebcore.landscape.two_cloud_critical_size",
+         "ebcore.landscape.two_cloud_points", "ebcore.landscape.kernel_pca"),
+        ("chapters/12_kernel_pca.md::check-two-cloud-spectra", "tests/test_paths.py::test_two_cloud_spectra"),
+    ),
 )
 
 

@@ -111,6 +111,14 @@ def check_nonnegative(value, name: str) -> float:
     return v
 
 
+def check_finite_scalar(value, name: str) -> float:
+    """Check a finite real scalar of any sign; return it as float."""
+    v = _scalar_value(value, name)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {v!r}")
+    return v
+
+
 def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """Check an integer (not a bool, not a float) within ``[minimum, maximum]``; return it."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):

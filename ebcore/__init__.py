@@ -4,7 +4,7 @@ and *How the optimizer shapes the landscape*.
 Every algorithm of the book lives here once; the chapters call it, the tests check it, and
 :mod:`ebcore.audit` records which function implements which labelled statement.
 """
-from . import (audit, barriers, cache, diffusion, ensembles, horizon, incontext, landscape, nets, optim, paths, potentials,
+from . import (audit, barriers, cache, diffusion, ensembles, horizon, incontext, landscape, models, nets, optim, paths, potentials, recovery,
                priors, stats, training)
 from .arrays import default_device, to_torch
 from .cache import ResultsCache, cached, cached_call, code_version
@@ -20,7 +20,7 @@ from .style import PALETTE, use_book_style
 __version__ = "0.1.0"
 
 __all__ = [
-    "__version__", "audit", "barriers", "paths", "potentials", "cache", "diffusion", "ensembles", "horizon", "incontext", "landscape", "nets", "optim",
+    "__version__", "audit", "barriers", "paths", "potentials", "cache", "diffusion", "ensembles", "horizon", "incontext", "landscape", "models", "nets", "optim", "recovery",
     "priors", "stats", "training",
     "default_device", "to_torch", "ResultsCache", "cached", "cached_call", "code_version", "corrupt",
     "energy", "flow_depth", "flow_time", "particle_flow", "query_energy", "two_stage_denoise",

@@ -162,6 +162,17 @@ ENTRIES: tuple[AuditEntry, ...] = (
         status="conjecture",
     ),
     AuditEntry(
+        "thm-gaussian-recovery", "07_recovery", "The layered population estimator is Bayes-optimal for a Gaussian prior",
+        ("ebcore.horizon.exact_step", "ebcore.recovery.recovery_settings", "ebcore.two_stage_denoise"),
+        ("chapters/07_recovery.md::check-recovery", "tests/test_recovery.py::test_exact_step_returns_the_prior"),
+    ),
+    AuditEntry(
+        "conj-recovery", "07_recovery", "Recovery along a shrinking bandwidth",
+        ("ebcore.recovery.recovery_curve", "ebcore.recovery.fit_power_law", "ebcore.recovery.fit_floor"),
+        ("chapters/07_recovery.md::check-recovery",),
+        status="conjecture",
+    ),
+    AuditEntry(
         "thm-golden-section", "09_optimizers_and_ensembles", "Golden-section search",
         ("ebcore.optim.golden_section_search", "ebcore.optim.golden_section_evaluations"),
         ("chapters/09_optimizers_and_ensembles.md::check-golden-section",

@@ -14,7 +14,7 @@ from scipy import special
 from .dynamics import flow_depth
 from .validation import check_int, check_nonnegative, check_positive
 
-__all__ = ["gaussian_horizon", "gaussian_depth", "gaussian_variance_ode", "gaussian_variance_layers"]
+__all__ = ["gaussian_horizon", "gaussian_depth", "gaussian_variance_ode", "gaussian_variance_layers", "exact_step"]
 
 
 def gaussian_horizon(sigma, bandwidth, prior_variance) -> float:
@@ -61,3 +61,28 @@ def gaussian_variance_layers(initial_variance, bandwidth, step, depth):
         v = v * (1 - eta * h * h / (v + h * h)) ** 2
         out[k + 1] = v
     return out
+
+
+def exact_step(sigma, bandwidth, prior_variance, depth) -> float:
+    r"""The residual step :math:`\eta` for which ``depth`` layers return the Gaussian variance exactly.
+
+    Solves ``gaussian_variance_layers(s0^2 + sigma^2, h, eta, depth)[-1] = s0^2`` for
+    :math:`\eta \in (0, 1]` (the final variance falls monotonically in :math:`\eta` there, since each
+    layer multiplies it by :math:`(1 - \eta h^2/(v + h^2))^2`); this makes the layered population
+    estimator of {prf:ref}`thm-gaussian-recovery` exact, with no :math:`O(\eta)` time-step error.
+    Raises ValueError when even :math:`\eta = 1` does not reach :math:`s_0^2` in ``depth`` layers.
+    """
+    from scipy.optimize import brentq
+
+    s = check_positive(sigma, "sigma")
+    h = check_positive(bandwidth, "bandwidth")
+    s0_sq = check_positive(prior_variance, "prior_variance")
+    layers = check_int(depth, "depth", minimum=1)
+    v0 = s0_sq + s * s
+
+    def gap(eta):
+        return gaussian_variance_layers(v0, h, eta, layers)[-1] - s0_sq
+
+    if gap(1.0) > 0:
+        raise ValueError(f"depth {layers} is too shallow: even step 1 leaves variance above {s0_sq}")
+    return float(brentq(gap, 1e-12, 1.0, xtol=1e-15, rtol=1e-15, maxiter=200))

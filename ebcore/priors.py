@@ -26,7 +26,7 @@ from scipy import special
 from .seeding import as_generator
 from .validation import check_array, check_int, check_nonnegative, check_positive, check_probability_weights
 
-__all__ = ["Prior", "Gaussian", "Subspace", "GaussianMixture", "Sphere", "monte_carlo_posterior_mean"]
+__all__ = ["Prior", "Gaussian", "Subspace", "GaussianMixture", "Sphere", "StudentT", "monte_carlo_posterior_mean"]
 
 _MC_SAMPLES = 400_000
 _MC_SEED = 20260523
@@ -321,3 +321,58 @@ def monte_carlo_posterior_mean(prior: Prior, y, sigma, n_samples: int, rng):
     est, se, ess = np.concatenate(est), np.concatenate(se), np.concatenate(ess)
     shape = (*lead, prior.dim)
     return np.reshape(est, shape), np.reshape(se, shape), np.reshape(ess, lead)
+
+
+class StudentT(Prior):
+    r"""Independent Student-t coordinates with ``dof`` degrees of freedom and scale ``scale``.
+
+    A heavy-tailed prior (polynomial tails, so not sub-Gaussian; finite variance
+    :math:`\text{scale}^2\,\nu/(\nu - 2)` for :math:`\nu > 2`). Posterior and noisy marginal
+    factorise over coordinates; each one-dimensional integral against the Gaussian likelihood is
+    computed by Gauss-Hermite quadrature centred at the observation (``nodes`` points). The
+    quadrature resolves the prior only while the noise is not much wider than the prior's scale:
+    with 160 nodes the posterior mean is within 1e-9 of a dense trapezoid reference for noise levels
+    up to the scale (tested), but off by 1e-5 at three times it. The Bayes risk is a Monte Carlo
+    estimate like the mixture's.
+    """
+
+    def __init__(self, dim: int, dof, scale, nodes: int = 160):
+        self.dim = check_int(dim, "dim", minimum=1)
+        self.dof = check_positive(dof, "dof")
+        self.scale = check_positive(scale, "scale")
+        self._nodes, self._weights = np.polynomial.hermite.hermgauss(check_int(nodes, "nodes", minimum=8))
+
+    def _sample(self, size, gen):
+        return self.scale * gen.standard_t(self.dof, size=(size, self.dim))
+
+    def _log_density(self, x):
+        nu, c = self.dof, self.scale
+        return (special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * math.log(nu * math.pi) - math.log(c)
+                - (nu + 1) / 2 * np.log1p((x / c) ** 2 / nu))
+
+    def _moments(self, y, s):
+        # x = y + sqrt(2) s u; integral of g(x) phi_s(y - x) dx = pi^{-1/2} sum_k w_k g(x_k)
+        x = y[..., None] + math.sqrt(2.0) * s * self._nodes
+        log_terms = self._log_density(x) + np.log(self._weights)
+        top = log_terms.max(-1, keepdims=True)
+        w = np.exp(log_terms - top)
+        total = w.sum(-1)
+        mean = (w * x).sum(-1) / total
+        second = (w * x * x).sum(-1) / total
+        log_marginal = np.log(total) + top[..., 0] - 0.5 * math.log(math.pi)
+        return mean, second - mean * mean, log_marginal
+
+    def _posterior_mean(self, y, s):
+        return self._moments(y, s)[0]
+
+    def _log_marginal(self, y, s):
+        return self._moments(y, s)[2].sum(-1)
+
+    def _score(self, y, s):
+        return (self._moments(y, s)[0] - y) / (s * s)
+
+    def _posterior_trace_cov(self, y, s):
+        return self._moments(y, s)[1].sum(-1)
+
+    def _bayes_mse(self, s):
+        return self._bayes_mse_monte_carlo(s)

@@ -1,0 +1,164 @@
+r"""Posterior-mean recovery: the two-stage estimator against the Bayes denoiser as the context grows.
+
+For a prior, a noise level and a bandwidth schedule, :func:`recovery_curve` measures the excess
+risk :math:`E|f_N(y) - E[x \mid y]|^2` of the two-stage estimator (:func:`ebcore.two_stage_denoise`)
+over contexts of ``N`` noisy tokens, each token's own noisy value being the query (all-token
+corruption). The depth follows the Gaussian horizon ({prf:ref}`thm-gaussian-horizon`) and the step
+is set by :func:`ebcore.horizon.exact_step` so that the layered population flow returns a
+Gaussian prior exactly ({prf:ref}`thm-gaussian-recovery`). :func:`fit_power_law` and
+:func:`fit_floor` summarise a curve.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from .dynamics import flow_depth, two_stage_denoise
+from .horizon import exact_step, gaussian_horizon
+from .priors import Prior
+from .seeding import as_generator
+from .validation import check_choice, check_int, check_positive
+
+__all__ = ["SCHEDULES", "RecoveryCurve", "schedule_bandwidth", "recovery_settings", "two_stage_excess",
+           "recovery_curve", "fit_power_law", "fit_floor"]
+
+#: Bandwidth schedules: ``"fixed"`` keeps ``h``; ``"shrinking"`` uses ``h (N / N_0)^(-1/(d+4))``.
+SCHEDULES = ("fixed", "shrinking")
+
+
+class RecoveryCurve(NamedTuple):
+    """Excess risk per context size: mean and standard error over independent contexts."""
+
+    context_sizes: np.ndarray
+    bandwidths: np.ndarray
+    depths: np.ndarray
+    steps: np.ndarray
+    mean: np.ndarray
+    se: np.ndarray
+
+
+def schedule_bandwidth(schedule: str, context_size: int, bandwidth, dim: int, reference_size: int = 64) -> float:
+    r"""The bandwidth at context size ``N``: fixed, or :math:`h (N/N_0)^{-1/(d+4)}` (the rate that
+    balances squared bias :math:`O(h^4)` against variance :math:`O(1/(N h^d))` in kernel density
+    estimation)."""
+    check_choice(schedule, "schedule", SCHEDULES)
+    n = check_int(context_size, "context_size", minimum=1)
+    h = check_positive(bandwidth, "bandwidth")
+    d = check_int(dim, "dim", minimum=1)
+    n0 = check_int(reference_size, "reference_size", minimum=1)
+    return h if schedule == "fixed" else h * (n / n0) ** (-1.0 / (d + 4))
+
+
+def recovery_settings(sigma, bandwidth, prior_variance, nominal_step: float = 0.5) -> tuple[int, float]:
+    """Depth and exact step for one bandwidth: ``depth = flow_depth(nominal_step, h, T*)`` (at least 1),
+    then :func:`ebcore.horizon.exact_step`. ``prior_variance`` is the prior's variance per coordinate
+    (for non-Gaussian priors the Gaussian horizon is a heuristic)."""
+    t_star = gaussian_horizon(sigma, bandwidth, prior_variance)
+    depth = max(1, flow_depth(check_positive(nominal_step, "nominal_step"), bandwidth, t_star))
+    return depth, exact_step(sigma, bandwidth, prior_variance, depth)
+
+
+def two_stage_excess(prior: Prior, sigma, context_size: int, bandwidth, step, depth: int, n_contexts: int, rng):
+    r"""Per-context excess risk :math:`\frac1N\sum_i |f_N(y_i) - E[x_i \mid y_i]|^2` of the two-stage
+    estimator on ``n_contexts`` fresh contexts (one batched call). Returns shape ``(n_contexts,)``."""
+    if not isinstance(prior, Prior):
+        raise TypeError(f"prior must be an ebcore.priors.Prior, got {type(prior).__name__}")
+    s = check_positive(sigma, "sigma")
+    n = check_int(context_size, "context_size", minimum=1)
+    b = check_int(n_contexts, "n_contexts", minimum=1)
+    gen = as_generator(rng)
+    clean = prior.sample(b * n, gen).reshape(b, n, prior.dim)
+    noisy = clean + s * gen.standard_normal(clean.shape)
+    estimate = two_stage_denoise(noisy, bandwidth, step, depth, s)
+    return ((estimate - prior.posterior_mean(noisy, s)) ** 2).sum(-1).mean(-1)
+
+
+def recovery_curve(prior: Prior, sigma, context_sizes, *, schedule: str, bandwidth, prior_variance,
+                   tokens_per_size: int = 32768, min_contexts: int = 4, seed=0,
+                   cache_as: str | None = None) -> RecoveryCurve:
+    """Excess risk of the two-stage estimator against context size (see the module docstring).
+
+    At size ``N``, ``max(min_contexts, tokens_per_size // N)`` independent contexts are drawn, so
+    every size costs about the same number of token estimates; the standard error is over contexts.
+    ``seed`` is an integer or a list of integers (numpy's seed sequence). With ``cache_as`` (a name
+    for the prior, part of the key together with every other argument and the code version) the
+    curve goes through the results cache.
+    """
+    if cache_as is not None:
+        from .cache import cached
+
+        seed_list = [int(v) for v in np.atleast_1d(seed)]
+        import hashlib
+
+        # the name is for people; the fingerprint (seeded draws) makes a changed prior a new key
+        fingerprint = hashlib.sha256(prior.sample(256, np.random.default_rng(0)).tobytes()).hexdigest()[:16]
+        config = {"prior": str(cache_as), "fingerprint": fingerprint, "sigma": float(sigma), "sizes": [int(v) for v in np.ravel(context_sizes)],
+                  "schedule": schedule, "bandwidth": float(bandwidth), "prior_variance": float(prior_variance),
+                  "tokens_per_size": int(tokens_per_size), "min_contexts": int(min_contexts), "seed": seed_list}
+        entry = cached("recovery-curve", config, lambda: (recovery_curve(
+            prior, sigma, context_sizes, schedule=schedule, bandwidth=bandwidth, prior_variance=prior_variance,
+            tokens_per_size=tokens_per_size, min_contexts=min_contexts, seed=seed_list)._asdict(), {}))
+        return RecoveryCurve(**{k: entry.arrays[k] for k in RecoveryCurve._fields})
+    sizes = np.asarray(context_sizes, dtype=np.int64)
+    if sizes.ndim != 1 or len(sizes) < 2 or (sizes < 2).any():
+        raise ValueError("context_sizes must be a 1-D sequence of at least two sizes >= 2")
+    check_choice(schedule, "schedule", SCHEDULES)
+    tokens = check_int(tokens_per_size, "tokens_per_size", minimum=2)
+    min_contexts = check_int(min_contexts, "min_contexts", minimum=2)
+    gen = np.random.default_rng(seed)
+    rows = []
+    for size in sizes:
+        h = schedule_bandwidth(schedule, int(size), bandwidth, prior.dim, int(sizes[0]))
+        depth, step = recovery_settings(sigma, h, prior_variance)
+        excess = two_stage_excess(prior, sigma, int(size), h, step, depth, max(min_contexts, tokens // int(size)), gen)
+        rows.append((h, depth, step, excess.mean(), excess.std(ddof=1) / math.sqrt(len(excess))))
+    h, depth, step, mean, se = (np.array(col) for col in zip(*rows))
+    return RecoveryCurve(sizes, h, depth.astype(np.int64), step, mean, se)
+
+
+def fit_power_law(context_sizes, mean, se, *, n_boot: int = 2000, rng=0, level: float = 0.95):
+    r"""Fit :math:`\text{excess} \approx c N^{-r}` by weighted least squares on the log scale.
+
+    Weights are :math:`(\text{mean}/\text{se})^2` (the delta-method variance of the log mean).
+    Returns ``(rate, low, high)``: the rate :math:`r` and a parametric-bootstrap interval (the means
+    redrawn from normals with the given standard errors, negative draws clipped at 1e-300).
+    """
+    n = np.asarray(context_sizes, dtype=np.float64)
+    m = np.asarray(mean, dtype=np.float64)
+    s = np.asarray(se, dtype=np.float64)
+    if not (n.shape == m.shape == s.shape) or n.ndim != 1 or len(n) < 3:
+        raise ValueError("context_sizes, mean and se must be 1-D of the same length >= 3")
+    if (m <= 0).any() or (s <= 0).any() or not np.isfinite(m).all() or not np.isfinite(s).all():
+        raise ValueError("mean and se must be positive and finite")
+    x = np.log(n)
+
+    def rate(values):
+        w = (values / s) ** 2
+        design = np.stack([np.ones_like(x), x], axis=1) * np.sqrt(w)[:, None]
+        coef = np.linalg.lstsq(design, np.log(values) * np.sqrt(w), rcond=None)[0]
+        return -coef[1]
+
+    gen = as_generator(rng)
+    draws = np.maximum(m + s * gen.standard_normal((check_int(n_boot, "n_boot", minimum=10), len(m))), 1e-300)
+    boot = np.array([rate(d) for d in draws])
+    alpha = (1 - level) / 2
+    return float(rate(m)), float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))
+
+
+def fit_floor(context_sizes, mean, se):
+    r"""Fit :math:`\text{excess} \approx a + b/N` by weighted least squares (weights :math:`1/\text{se}^2`).
+
+    The intercept :math:`a` estimates the bias floor that remains at infinite context. Returns
+    ``(a, se_a, b)``.
+    """
+    n = np.asarray(context_sizes, dtype=np.float64)
+    m = np.asarray(mean, dtype=np.float64)
+    s = np.asarray(se, dtype=np.float64)
+    if not (n.shape == m.shape == s.shape) or n.ndim != 1 or len(n) < 3 or (s <= 0).any():
+        raise ValueError("context_sizes, mean and se must be 1-D of the same length >= 3, se > 0")
+    design = np.stack([np.ones_like(n), 1.0 / n], axis=1) / s[:, None]
+    coef, *_ = np.linalg.lstsq(design, m / s, rcond=None)
+    covariance = np.linalg.inv(design.T @ design)
+    return float(coef[0]), float(np.sqrt(covariance[0, 0])), float(coef[1])

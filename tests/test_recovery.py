@@ -1,0 +1,81 @@
+"""Recovery (chapter 7) and the trainable attention models (chapter 8)."""
+import numpy as np
+import pytest
+import torch
+
+import ebcore
+from ebcore import horizon, models, priors, recovery, training
+
+
+def test_exact_step_returns_the_prior():
+    for sigma, h, depth in ((0.5, 0.5, 1), (1.0, 0.3, 25), (2.0, 1.5, 3)):
+        step = horizon.exact_step(sigma, h, 0.7, depth)
+        assert 0 < step <= 1
+        assert horizon.gaussian_variance_layers(0.7 + sigma**2, h, step, depth)[-1] == pytest.approx(0.7, abs=1e-12)
+    # a large-context Gaussian run at the exact step is close to Bayes (population theorem + finite N)
+    prior = priors.Gaussian(np.zeros(2), np.eye(2))
+    depth, step = recovery.recovery_settings(1.0, 1.0, 1.0)
+    excess = recovery.two_stage_excess(prior, 1.0, 2048, 1.0, step, depth, 2, 0)
+    assert excess.mean() < 0.02  # the measured 1/N curve of chapter 7 gives about 0.004 here
+    with pytest.raises(ValueError, match="shallow"):
+        horizon.exact_step(3.0, 0.1, 1.0, 1)
+
+
+def test_fits_recover_known_curves():
+    sizes = np.array([64, 128, 256, 512, 1024, 2048])
+    mean = 3.0 * sizes ** -0.5
+    rate, low, high = recovery.fit_power_law(sizes, mean, 0.01 * mean)
+    assert rate == pytest.approx(0.5, abs=1e-10) and low < 0.5 < high
+    floor, floor_se, slope = recovery.fit_floor(sizes, 0.02 + 5.0 / sizes, np.full(6, 1e-4))
+    assert floor == pytest.approx(0.02, abs=1e-10) and slope == pytest.approx(5.0, abs=1e-8)
+    with pytest.raises(ValueError, match="positive"):
+        recovery.fit_power_law(sizes, -mean, mean)
+    with pytest.raises(ValueError, match="schedule"):
+        recovery.schedule_bandwidth("linear", 64, 1.0, 2)
+
+
+def test_student_t_posterior_mean_against_dense_quadrature():
+    prior = priors.StudentT(2, 3.0, 1.0)
+    xs = np.linspace(-80, 80, 400_001)
+    density = np.exp(prior._log_density(xs))
+    for sigma in (0.1, 0.5, 1.0):
+        for y in (0.3, 5.0):
+            w = density * np.exp(-(y - xs) ** 2 / (2 * sigma**2))
+            reference = (w * xs).sum() / w.sum()
+            assert prior.posterior_mean(np.array([[y, 0.0]]), sigma)[0, 0] == pytest.approx(reference, abs=1e-9)
+    y = np.array([[0.4, -1.2]])
+    step = 1e-5
+    numeric = (prior.log_marginal(y + [[step, 0]], 0.7) - prior.log_marginal(y - [[step, 0]], 0.7)) / (2 * step)
+    assert prior.score(y, 0.7)[0, 0] == pytest.approx(numeric[0], rel=1e-6)
+
+
+def test_from_theory_reproduces_two_stage_denoise():
+    rng = np.random.default_rng(0)
+    tokens = rng.normal(size=(3, 150, 2)) * 1.5
+    for depth in (0, 1, 6):
+        for tied in (False, True):
+            model = models.AttentionDenoiser.from_theory(depth, 0.7, 0.3, 0.9, 2, tied=tied)
+            out = model(torch.tensor(tokens)).detach().numpy()
+            np.testing.assert_allclose(out, ebcore.two_stage_denoise(tokens, 0.7, 0.3, depth, 0.9), atol=1e-12, rtol=0)
+    # softmax attention with the same maps differs (no key bias), unless all keys share one norm
+    softmax = models.AttentionDenoiser.from_theory(2, 0.7, 0.3, 0.9, 2, kernel="softmax")
+    assert np.abs(softmax(torch.tensor(tokens)).detach().numpy() - ebcore.two_stage_denoise(tokens, 0.7, 0.3, 2, 0.9)).max() > 1e-3
+
+
+def test_attention_denoiser_input_checks_and_training_step():
+    model = models.AttentionDenoiser(2, 2, seed=1)
+    with pytest.raises(ValueError, match="tokens"):
+        model(torch.zeros(4, 3, dtype=torch.float64))
+    with pytest.raises(TypeError, match="dtype"):
+        model(torch.zeros(4, 2, dtype=torch.float32))
+    with pytest.raises(ValueError, match="kernel"):
+        models.AttentionDenoiser(2, 2, kernel="linear")
+    with pytest.raises(TypeError, match="prior"):
+        models.CorruptionTask("gaussian", 1.0, 16)
+    task = models.CorruptionTask(priors.Gaussian(np.zeros(2), np.eye(2)), 1.0, 16, n_contexts=(8, 2, 2))
+    run = training.train(model, task, training.adam(0.01, batch_size=4), epochs=3, cache=False, progress=False)
+    assert run.curves["train"][-1] < run.curves["train"][0]
+    sequence, target = models.CleanContextTask(priors.Gaussian(np.zeros(3), np.eye(3)), 0.5, 10,
+                                               n_contexts=(4, 2, 2)).data("train")
+    assert sequence.shape == (4, 11, 3) and target.shape == (4, 3)
+    assert models.OneLayerDenoiser(3, attention="linear")(sequence).shape == (4, 3)

@@ -173,6 +173,18 @@ ENTRIES: tuple[AuditEntry, ...] = (
         status="conjecture",
     ),
     AuditEntry(
+        "prop-theory-setting", "08_trained_transformers", "The two-stage construction is one setting of the parameters",
+        ("ebcore.models.AttentionDenoiser.from_theory", "ebcore.two_stage_denoise"),
+        ("chapters/08_trained_transformers.md::check-theory-setting",
+         "tests/test_recovery.py::test_from_theory_reproduces_two_stage_denoise"),
+    ),
+    AuditEntry(
+        "prop-attention-symmetries", "08_trained_transformers", "Symmetries of the attention parameters",
+        ("ebcore.models.attention_invariants", "ebcore.models.OneLayerDenoiser", "ebcore.models.scaled_identity_fit"),
+        ("chapters/08_trained_transformers.md::check-attention-symmetries",
+         "tests/test_recovery.py::test_attention_invariants"),
+    ),
+    AuditEntry(
         "thm-golden-section", "09_optimizers_and_ensembles", "Golden-section search",
         ("ebcore.optim.golden_section_search", "ebcore.optim.golden_section_evaluations"),
         ("chapters/09_optimizers_and_ensembles.md::check-golden-section",

@@ -23,6 +23,8 @@ from .seeding import as_generator
 from .validation import check_array, check_choice, check_int, check_positive
 
 __all__ = ["ATTENTION_KERNELS", "AttentionDenoiser", "OneLayerDenoiser", "CorruptionTask", "CleanContextTask",
+           "family_task", "predecessor_family_task", "build", "train_many", "scaled_identity_fit", "attention_invariants",
+           "theory_grid_search", "denoising_report", "scaled_identity_loss",
            "per_token_mse"]
 
 #: Attention weights :class:`AttentionDenoiser` can use.
@@ -103,6 +105,9 @@ class AttentionDenoiser(nn.Module):
             model.final_value.copy_(eye)
         return model
 
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, depth={self.depth}, kernel={self.kernel!r}, tied={self.tied}, skip={self.skip}"
+
     def refine(self, tokens: torch.Tensor) -> torch.Tensor:
         """Stage 1 only: the tokens after the ``depth`` residual layers."""
         p = tokens
@@ -142,6 +147,9 @@ class OneLayerDenoiser(nn.Module):
         self.value = nn.Parameter(torch.randn(self.dim, self.dim, generator=gen, dtype=dtype) * scale)
         self.key_query = nn.Parameter(torch.randn(self.dim, self.dim, generator=gen, dtype=dtype) * scale)
 
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, attention={self.attention!r}"
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         if not isinstance(tokens, torch.Tensor) or tokens.ndim != 3 or tokens.shape[-1] != self.dim:
             raise ValueError(f"tokens must be a tensor of shape (B, L + 1, {self.dim})")
@@ -169,16 +177,18 @@ def _digest(*arrays) -> str:
 class CorruptionTask:
     """All-token corruption: contexts of ``n_tokens`` noisy tokens, targets the clean tokens.
 
-    Each split holds a fixed set of contexts drawn once from ``seed`` (so the training loss is a
-    fixed function of the parameters: a landscape). ``data(split)`` returns ``(noisy, clean)``, both
-    ``(n_contexts, n_tokens, dim)``. The clean tokens are used only as the training target; the
-    model only ever sees noisy tokens.
+    ``prior`` is one :class:`~ebcore.priors.Prior` shared by every context, or a family: a callable
+    ``rng -> Prior`` called once per context (e.g. ``lambda g: priors.random_prior("mixture", g)``),
+    so that the prior must be inferred from each context. Each split holds a fixed set of contexts
+    drawn once from ``seed`` (so the training loss is a fixed function of the parameters: a
+    landscape). ``data(split)`` returns ``(noisy, clean)``, both ``(n_contexts, n_tokens, dim)``.
+    The clean tokens are used only as the training target; the model only ever sees noisy tokens.
     """
 
-    def __init__(self, prior: Prior, sigma, n_tokens: int, *, n_contexts=(256, 32, 64), seed: int = 0,
+    def __init__(self, prior, sigma, n_tokens: int, *, n_contexts=(256, 32, 64), seed: int = 0,
                  dtype: torch.dtype = torch.float64):
-        if not isinstance(prior, Prior):
-            raise TypeError(f"prior must be an ebcore.priors.Prior, got {type(prior).__name__}")
+        if not isinstance(prior, Prior) and not callable(prior):
+            raise TypeError(f"prior must be an ebcore.priors.Prior or a callable rng -> Prior, got {type(prior).__name__}")
         self.prior = prior
         self.sigma = check_positive(sigma, "sigma")
         self.n_tokens = check_int(n_tokens, "n_tokens", minimum=2)
@@ -188,16 +198,19 @@ class CorruptionTask:
         self.seed = check_int(seed, "seed", minimum=0)
         self.dtype = dtype
         gen = as_generator(self.seed)
-        self._data = {}
+        self._data, self._priors = {}, {}
         for split, count in zip(("train", "validation", "test"), counts):
-            clean = prior.sample(count * self.n_tokens, gen).reshape(count, self.n_tokens, prior.dim)
+            if isinstance(prior, Prior):
+                self._priors[split] = [prior] * count
+            else:
+                self._priors[split] = [prior(gen) for _ in range(count)]
+                if not all(isinstance(p, Prior) for p in self._priors[split]):
+                    raise TypeError("the prior family must return ebcore.priors.Prior objects")
+            clean = np.stack([p.sample(self.n_tokens, gen) for p in self._priors[split]])
             noisy = clean + self.sigma * gen.standard_normal(clean.shape)
             self._data[split] = (noisy, clean)
+        self.dim = self._priors["train"][0].dim
         self._digest = _digest(*(a for pair in self._data.values() for a in pair))
-
-    @property
-    def dim(self) -> int:
-        return self.prior.dim
 
     def data(self, split: str):
         check_choice(split, "split", tuple(self._data))
@@ -205,8 +218,9 @@ class CorruptionTask:
         return torch.as_tensor(noisy, dtype=self.dtype), torch.as_tensor(clean, dtype=self.dtype)
 
     def bayes(self, split: str):
-        """The Bayes denoiser's output on a split's noisy tokens (numpy)."""
-        return self.prior.posterior_mean(self._data[split][0], self.sigma)
+        """The Bayes denoiser of each context's own prior on a split's noisy tokens (numpy)."""
+        check_choice(split, "split", tuple(self._data))
+        return np.stack([p.posterior_mean(y, self.sigma) for p, y in zip(self._priors[split], self._data[split][0])])
 
     def loss(self, outputs, targets):
         return per_token_mse(outputs, targets)
@@ -232,7 +246,216 @@ class CleanContextTask(CorruptionTask):
         self._digest = _digest(*(a for pair in self._data.values() for a in pair))
 
     def bayes(self, split: str):
-        return self.prior.posterior_mean(self._data[split][0][:, -1], self.sigma)
+        check_choice(split, "split", tuple(self._data))
+        return np.stack([p.posterior_mean(y[-1:], self.sigma)[0]
+                         for p, y in zip(self._priors[split], self._data[split][0])])
 
     def config(self) -> dict:
         return {**super().config(), "task": "clean-context"}
+
+
+def family_task(family: str, *, n_tokens: int = 64, n_contexts=(512, 64, 256), seed: int = 0,
+                dtype: torch.dtype = torch.float32) -> CorruptionTask:
+    """All-token corruption with a fresh prior per context from :func:`ebcore.priors.random_prior`,
+    at the family's noise level (:data:`ebcore.priors.FAMILIES`)."""
+    from .priors import FAMILIES, random_prior
+
+    check_choice(family, "family", tuple(FAMILIES))
+    return CorruptionTask(lambda g: random_prior(family, g), FAMILIES[family], n_tokens, n_contexts=n_contexts,
+                          seed=seed, dtype=dtype)
+
+
+def predecessor_family_task(name: str, *, n_tokens: int = 500, n: int = 16, n_contexts=(512, 64, 256), seed: int = 0,
+                            dtype: torch.dtype = torch.float32) -> CleanContextTask:
+    """The predecessor's clean-context task with a fresh random subspace, sphere or set of centres per
+    sequence (:func:`ebcore.incontext.predecessor_task`), at that task's noise level."""
+    from .incontext import TASKS, predecessor_task
+
+    check_choice(name, "name", TASKS)
+    sigma = predecessor_task(name, 0, n)[1]
+    return CleanContextTask(lambda g: predecessor_task(name, g, n)[0], sigma, n_tokens, n_contexts=n_contexts,
+                            seed=seed, dtype=dtype)
+
+
+def _build(kind: str, task_options: dict, model_options: dict):
+    if kind == "attention":
+        task = family_task(**task_options)
+        model = AttentionDenoiser(task.dim, dtype=task.dtype, **model_options)
+    elif kind == "one_layer":
+        task = predecessor_family_task(**task_options)
+        model = OneLayerDenoiser(task.dim, dtype=task.dtype, **model_options)
+    else:
+        raise ValueError(f"kind must be 'attention' or 'one_layer', got {kind!r}")
+    return task, model
+
+
+def build(job: dict):
+    """The task and the freshly initialised model of a training job (see :func:`train_many`)."""
+    return _build(job["kind"], dict(job.get("task", {})), dict(job.get("model", {})))
+
+
+def _train_job(job: dict, threads: int):
+    from .training import adam, train
+
+    torch.set_num_threads(threads)
+    task, model = build(job)
+    spec = adam(job.get("lr", 1e-2), batch_size=job.get("batch_size", 32))
+    return train(model, task, spec, epochs=job["epochs"], seed=job.get("seed", 0), progress=False)
+
+
+def train_many(jobs, *, n_jobs: int | None = None, progress: bool | None = None):
+    """Train several models, one process per core, each run through the results cache.
+
+    A job is a dict: ``kind`` (``"attention"`` for :class:`AttentionDenoiser` on :func:`family_task`,
+    ``"one_layer"`` for :class:`OneLayerDenoiser` on :func:`predecessor_family_task`), ``task`` and
+    ``model`` (keyword arguments), ``epochs``, ``lr``, ``batch_size`` and ``seed`` (Adam). Returns the
+    :class:`ebcore.training.TrainingRun` of each job, in order; finished runs load from the cache.
+    """
+    import os
+
+    from joblib import Parallel, delayed
+
+    from .progress import progress_bar
+
+    jobs = list(jobs)
+    for index, job in enumerate(jobs):
+        if not isinstance(job, dict) or "kind" not in job or "epochs" not in job:
+            raise ValueError(f"job {index} must be a dict with at least 'kind' and 'epochs'")
+    if n_jobs is None:
+        n_jobs = max(1, min(os.cpu_count() or 1, len(jobs)))
+    n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
+    if n_jobs == 1:
+        return [_train_job(job, torch.get_num_threads()) for job in progress_bar(jobs, desc="training", progress=progress)]
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+    return list(progress_bar(parallel(delayed(_train_job)(job, 1) for job in jobs), total=len(jobs), desc="training",
+                             progress=progress))
+
+
+def scaled_identity_fit(matrix):
+    """Nearest multiple of the identity: ``(c, residual)`` with ``c = tr(W)/n`` and the relative
+    Frobenius residual ``|W - cI| / |W|`` (0 for an exact scaled identity)."""
+    W = np.asarray(check_array(matrix, "matrix", ndim=2), dtype=np.float64)
+    if W.shape[0] != W.shape[1]:
+        raise ValueError(f"matrix must be square, got {W.shape}")
+    c = np.trace(W) / W.shape[0]
+    norm = np.linalg.norm(W)
+    return float(c), float(np.linalg.norm(W - c * np.eye(W.shape[0])) / norm) if norm > 0 else 0.0
+
+
+def attention_invariants(model: AttentionDenoiser) -> list[dict]:
+    r"""What the loss of a Gaussian-kernel layer can see, per layer and for the final step.
+
+    The scores :math:`-|Qz - Kp|^2/2` up to terms the softmax cancels are
+    :math:`z^\top Q^\top K p - |Kp|^2/2`, unchanged when :math:`Q` and :math:`K` are both rotated
+    by the same orthogonal matrix. So the identifiable quantities are the metric :math:`K^\top K`
+    (theory :math:`I/h^2`), the cross map :math:`Q^\top K` (theory :math:`I/h^2`), the value map
+    :math:`V` (theory :math:`I`) and the step. Returns one dict per layer (``"final"`` last) with
+    ``bandwidths`` (:math:`1/\sqrt{\lambda}` of the metric's eigenvalues) and the scaled-identity
+    fits of ``cross`` and ``value``.
+    """
+    if not isinstance(model, AttentionDenoiser):
+        raise TypeError(f"model must be an AttentionDenoiser, got {type(model).__name__}")
+    rows = []
+    n_layers = model.layer_key.shape[0]
+    maps = [(f"layer {i + 1}", model.layer_query[i], model.layer_key[i], model.layer_value[i], model.layer_step[i])
+            for i in range(n_layers)]
+    maps.append(("final", model.final_query, model.final_key, model.final_value, None))
+    for name, Q, K, V, step in maps:
+        Q, K, V = (m.detach().double().numpy() for m in (Q, K, V))
+        metric = np.linalg.eigvalsh(K.T @ K)
+        rows.append({"layer": name, "bandwidths": 1.0 / np.sqrt(np.maximum(metric, 1e-300)),
+                     "cross": scaled_identity_fit(Q.T @ K), "value": scaled_identity_fit(V),
+                     "step": None if step is None else float(step.detach())})
+    return rows
+
+
+def theory_grid_search(task: CorruptionTask, depth: int, bandwidths, steps, *, split: str = "train",
+                       max_contexts: int | None = 128, cache: bool = True):
+    """Best Stage 1 bandwidth and step for :meth:`AttentionDenoiser.from_theory` on a task, by grid search.
+
+    The query bandwidth is the task's noise level (the theory's choice). The grid is evaluated on
+    ``split`` (the training contexts by default, so that the test split stays unseen). Returns
+    ``(bandwidth, step, loss, losses)`` with ``losses`` of shape ``(len(bandwidths), len(steps))``.
+    """
+    if not isinstance(task, CorruptionTask):
+        raise TypeError(f"task must be a CorruptionTask, got {type(task).__name__}")
+    hs = np.asarray(bandwidths, dtype=np.float64)
+    etas = np.asarray(steps, dtype=np.float64)
+    for name, grid in (("bandwidths", hs), ("steps", etas)):
+        if grid.ndim != 1 or grid.size == 0 or not np.isfinite(grid).all() or (grid <= 0).any():
+            raise ValueError(f"{name} must be a non-empty 1-D array of positive numbers")
+    depth = check_int(depth, "depth", minimum=0)
+    x, t = task.data(split)
+    if max_contexts is not None:
+        x, t = x[:check_int(max_contexts, "max_contexts", minimum=1)], t[:max_contexts]
+    x, t = x.double(), t.double()
+
+    def compute():
+        losses = np.empty((hs.size, etas.size))
+        with torch.no_grad():
+            for i, h in enumerate(hs):
+                for j, eta in enumerate(etas):
+                    model = AttentionDenoiser.from_theory(depth, float(h), float(eta), task.sigma, task.dim)
+                    losses[i, j] = float(task.loss(model(x), t))
+        return {"losses": losses}, {}
+
+    if cache:
+        from .cache import cached
+
+        config = {"task": task.config(), "depth": depth, "bandwidths": hs.tolist(), "steps": etas.tolist(),
+                  "split": split, "contexts": int(x.shape[0])}
+        losses = cached("theory-grid", config, compute).arrays["losses"]
+    else:
+        losses = compute()[0]["losses"]
+    i, j = np.unravel_index(np.argmin(losses), losses.shape)
+    return float(hs[i]), float(etas[j]), float(losses[i, j]), losses
+
+
+def denoising_report(model: nn.Module, task: CorruptionTask, split: str = "test") -> dict:
+    """Test MSE, Bayes MSE and excess of a model on a task's split, with standard errors over contexts.
+
+    Returns ``{name: (mean, standard error)}`` for ``mse``, ``bayes`` (the Bayes denoiser's MSE on
+    the same tokens), ``gap`` (their difference, paired by context) and ``excess``, the mean of
+    :math:`|f(y) - E[x \\mid y]|^2`, each context judged against the Bayes denoiser of its own prior.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch module, got {type(model).__name__}")
+    x, t = task.data(split)
+    dtype = next(model.parameters()).dtype
+    with torch.no_grad():
+        out = model(x.to(dtype)).double().numpy()
+    clean = t.double().numpy()
+    bayes = task.bayes(split)
+    axes = tuple(range(1, out.ndim - 1)) or None
+
+    def per_context(a, b):
+        v = ((a - b) ** 2).sum(-1)
+        return v.mean(axis=axes) if axes else v
+
+    rows = {"mse": per_context(out, clean), "bayes": per_context(bayes, clean), "excess": per_context(out, bayes)}
+    rows["gap"] = rows["mse"] - rows["bayes"]
+    n = len(rows["mse"])
+    return {k: (float(v.mean()), float(v.std(ddof=1) / math.sqrt(n))) for k, v in rows.items()}
+
+
+def scaled_identity_loss(task: CleanContextTask, attention: str, a_values, b_values, *, split: str = "test"):
+    """Loss of :class:`OneLayerDenoiser` with ``W_PV = aI`` and ``W_KQ = bI`` on a grid: shape ``(len(a), len(b))``."""
+    if not isinstance(task, CleanContextTask):
+        raise TypeError(f"task must be a CleanContextTask, got {type(task).__name__}")
+    a_grid = np.asarray(a_values, dtype=np.float64)
+    b_grid = np.asarray(b_values, dtype=np.float64)
+    if a_grid.ndim != 1 or b_grid.ndim != 1 or not (np.isfinite(a_grid).all() and np.isfinite(b_grid).all()):
+        raise ValueError("a_values and b_values must be finite 1-D arrays")
+    x, t = task.data(split)
+    x, t = x.double(), t.double()
+    model = OneLayerDenoiser(task.dim, attention=attention, dtype=torch.float64)
+    eye = torch.eye(task.dim, dtype=torch.float64)
+    out = np.empty((a_grid.size, b_grid.size))
+    with torch.no_grad():
+        for j, b in enumerate(b_grid):
+            model.key_query.copy_(float(b) * eye)
+            model.value.copy_(eye)
+            base = model(x)
+            for i, a in enumerate(a_grid):
+                out[i, j] = float(task.loss(float(a) * base, t))
+    return out

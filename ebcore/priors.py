@@ -26,7 +26,8 @@ from scipy import special
 from .seeding import as_generator
 from .validation import check_array, check_int, check_nonnegative, check_positive, check_probability_weights
 
-__all__ = ["Prior", "Gaussian", "Subspace", "GaussianMixture", "Sphere", "StudentT", "monte_carlo_posterior_mean"]
+__all__ = ["Prior", "Gaussian", "Subspace", "GaussianMixture", "Sphere", "StudentT", "Shifted", "FAMILIES", "random_prior",
+           "monte_carlo_posterior_mean"]
 
 _MC_SAMPLES = 400_000
 _MC_SEED = 20260523
@@ -376,3 +377,56 @@ class StudentT(Prior):
 
     def _bayes_mse(self, s):
         return self._bayes_mse_monte_carlo(s)
+
+
+class Shifted(Prior):
+    """The law of ``x + shift`` for ``x`` from ``base``: every method translates exactly."""
+
+    def __init__(self, base: Prior, shift):
+        if not isinstance(base, Prior):
+            raise TypeError(f"base must be a Prior, got {type(base).__name__}")
+        shift = np.asarray(check_array(shift, "shift", ndim=1), dtype=np.float64)
+        if shift.shape != (base.dim,):
+            raise ValueError(f"shift must have shape ({base.dim},), got {shift.shape}")
+        self.base, self.shift, self.dim = base, shift, base.dim
+
+    def _sample(self, size, gen):
+        return self.base._sample(size, gen) + self.shift
+
+    def _posterior_mean(self, y, s):
+        return self.base._posterior_mean(y - self.shift, s) + self.shift
+
+    def _log_marginal(self, y, s):
+        return self.base._log_marginal(y - self.shift, s)
+
+    def _score(self, y, s):
+        return self.base._score(y - self.shift, s)
+
+    def _posterior_trace_cov(self, y, s):
+        return self.base._posterior_trace_cov(y - self.shift, s)
+
+    def _bayes_mse(self, s):
+        return self.base._bayes_mse(s)
+
+
+#: Prior families for in-context training ({func}`random_prior`), each with its noise level.
+FAMILIES = {"Gaussian": 1.0, "mixture": 0.5, "circle": 0.3}
+
+
+def random_prior(family: str, rng) -> Prior:
+    """One prior drawn from a family of planar priors whose location varies from context to context.
+
+    ``"Gaussian"``: N(m, I) with m ~ N(0, I). ``"mixture"``: three equally weighted components of
+    standard deviation 0.25 with centres ~ N(0, 1.5^2 I). ``"circle"``: the unit circle centred at
+    m ~ N(0, I). A model trained on many contexts from a family cannot store one prior in its
+    weights; it has to read the prior off the context.
+    """
+    from .validation import check_choice
+
+    check_choice(family, "family", tuple(FAMILIES))
+    gen = as_generator(rng)
+    if family == "Gaussian":
+        return Gaussian(gen.standard_normal(2), np.eye(2))
+    if family == "mixture":
+        return GaussianMixture(1.5 * gen.standard_normal((3, 2)), np.full(3, 1 / 3), 0.25)
+    return Shifted(Sphere(2, 1, 1.0, gen), gen.standard_normal(2))

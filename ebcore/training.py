@@ -238,7 +238,9 @@ def train(model: nn.Module, task, make_optimizer, *, epochs: int, seed: int = 0,
                         "(use ebcore.training.sgd/adam/lbfgs_gss, or pass cache=False)")
 
     initial = flat_parameters(model)
-    config = {"task": task.config(), "model": type(model).__name__, "initial": _digest(initial),
+    # repr(model) names the class and its settings (extra_repr), which the parameters alone do not fix
+    config = {"task": task.config(), "model": type(model).__name__, "architecture": repr(model),
+              "initial": _digest(initial),
               "n_params": int(initial.size), "epochs": epochs, "seed": seed,
               "optimizer": make_optimizer.config() if cache is not None else repr(make_optimizer)}
 

@@ -79,3 +79,52 @@ def test_attention_denoiser_input_checks_and_training_step():
                                                n_contexts=(4, 2, 2)).data("train")
     assert sequence.shape == (4, 11, 3) and target.shape == (4, 3)
     assert models.OneLayerDenoiser(3, attention="linear")(sequence).shape == (4, 3)
+
+
+def test_attention_invariants():
+    model = models.AttentionDenoiser.from_theory(3, 0.5, 0.2, 0.8, 2)
+    rows = models.attention_invariants(model)
+    assert [r["layer"] for r in rows] == ["layer 1", "layer 2", "layer 3", "final"]
+    np.testing.assert_allclose(rows[0]["bandwidths"], [0.5, 0.5], rtol=1e-12)
+    np.testing.assert_allclose(rows[-1]["bandwidths"], [0.8, 0.8], rtol=1e-12)
+    assert rows[0]["cross"][0] == pytest.approx(4.0) and rows[0]["cross"][1] == pytest.approx(0.0, abs=1e-15)
+    assert rows[1]["step"] == pytest.approx(0.2) and rows[-1]["step"] is None
+    c, residual = models.scaled_identity_fit(np.array([[2.0, 1.0], [0.0, 2.0]]))
+    assert c == 2.0 and residual == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="square"):
+        models.scaled_identity_fit(np.ones((2, 3)))
+    with pytest.raises(TypeError, match="AttentionDenoiser"):
+        models.attention_invariants(models.OneLayerDenoiser(2))
+
+
+def test_training_cache_key_separates_model_settings(tmp_path):
+    """Two models with identical initial parameters but different forward maps must not share a cache entry."""
+    cache = ebcore.ResultsCache(tmp_path)
+    task = models.CleanContextTask(priors.Gaussian(np.zeros(3), np.eye(3)), 0.5, 10, n_contexts=(8, 2, 2))
+    runs = [training.train(models.OneLayerDenoiser(3, attention=a, seed=4), task, training.adam(0.01, batch_size=4),
+                           epochs=2, cache=cache, progress=False) for a in ("linear", "softmax")]
+    assert not runs[1].from_cache
+    assert not np.allclose(runs[0].solutions["final"], runs[1].solutions["final"])
+
+
+def test_prior_families_and_shift():
+    rng = np.random.default_rng(5)
+    base = priors.Sphere(2, 1, 1.0, rng)
+    shifted = priors.Shifted(base, np.array([2.0, -1.0]))
+    y = rng.normal(size=(4, 2))
+    np.testing.assert_allclose(shifted.posterior_mean(y, 0.3), base.posterior_mean(y - [2.0, -1.0], 0.3) + [2.0, -1.0])
+    np.testing.assert_allclose(shifted.log_marginal(y, 0.3), base.log_marginal(y - [2.0, -1.0], 0.3))
+    assert np.allclose(shifted.sample(2000, 0).mean(0), [2.0, -1.0], atol=0.1)
+    for family in priors.FAMILIES:
+        assert priors.random_prior(family, 1).dim == 2
+    with pytest.raises(ValueError, match="family"):
+        priors.random_prior("cauchy", 1)
+    with pytest.raises(ValueError, match="shift"):
+        priors.Shifted(base, np.zeros(3))
+    task = models.family_task("circle", n_tokens=8, n_contexts=(3, 2, 2))
+    noisy, clean = task.data("test")
+    assert noisy.shape == (2, 8, 2) and task.bayes("test").shape == (2, 8, 2)
+    with pytest.raises(ValueError, match="job 0"):
+        models.train_many([{"kind": "attention"}])
+    with pytest.raises(ValueError, match="steps"):
+        models.theory_grid_search(task, 2, [0.5], [-1.0])

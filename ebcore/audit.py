@@ -229,6 +229,12 @@ ENTRIES: tuple[AuditEntry, ...] = (
          "ebcore.landscape.two_cloud_points", "ebcore.landscape.kernel_pca"),
         ("chapters/12_kernel_pca.md::check-two-cloud-spectra", "tests/test_paths.py::test_two_cloud_spectra"),
     ),
+    AuditEntry(
+        "prop-rotation-orbit", "13_attention_landscape", "Rotation orbits are barrier-free",
+        ("ebcore.models.rotation_path", "ebcore.models.align_rotation"),
+        ("chapters/13_attention_landscape.md::check-rotation-orbit",
+         "tests/test_recovery.py::test_rotation_orbit_and_alignment"),
+    ),
 )
 
 

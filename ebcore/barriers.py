@@ -38,57 +38,90 @@ def random_pairs(n: int, n_pairs: int, seed: int = 0) -> np.ndarray:
     return all_pairs[np.sort(pick)]
 
 
-def _compute(architecture, solutions, pairs, align, subsample, steps, n_modes, n_points, lam, lr, progress):
-    task = nets.DigitsTask(architecture)
+def _task(architecture):
+    if isinstance(architecture, str):
+        check_choice(architecture, "architecture", nets.ARCHITECTURES)
+        return nets.DigitsTask(architecture), architecture
+    for attribute in ("data", "loss", "config", "make_model"):
+        if not callable(getattr(architecture, attribute, None)):
+            raise TypeError("architecture must be a digits architecture name or a task with data(), loss(), config() "
+                            f"and make_model() (e.g. ebcore.models.LandscapeTask), got {type(architecture).__name__}")
+    return architecture, "task"
+
+
+def _one_pair(architecture, a, b, subsample, steps, n_modes, n_points, lam, lr, threads):
+    if threads is not None:
+        torch.set_num_threads(threads)
+    task, _ = _task(architecture)
     optimise_on = landscape.batched_loss(task, "train", subsample=subsample, seed=0)
     train_loss = landscape.batched_loss(task, "train")
     test_loss = landscape.batched_loss(task, "test")
-    out = {name: [] for name in BARRIER_FIELDS}
-    for i, j in progress_bar(pairs, desc=f"{architecture} barriers", progress=progress):
-        a = solutions[i]
-        b = landscape.align_to(a, solutions[j], architecture) if align else solutions[j]
-        start, end = torch.tensor(a, dtype=task.dtype), torch.tensor(b, dtype=task.dtype)
-        result = paths.fourier_path(optimise_on, start, end, n_modes=n_modes, n_points=n_points, lam=lam,
-                                    steps=steps, lr=lr, report_loss=train_loss)
-        test_heights = paths.path_heights(test_loss, torch.tensor(result.at(result.dense_t), dtype=task.dtype))
-        line_t = torch.linspace(0, 1, (n_points - 1) * paths.DENSE_FACTOR + 1, dtype=task.dtype)[:, None]
-        line_points = (1 - line_t) * start + line_t * end
-        line_train = paths.path_heights(train_loss, line_points)
-        line_test = paths.path_heights(test_loss, line_points)
-        out["train_barrier"].append(result.dense_barrier)
-        out["test_barrier"].append(test_heights.max())
-        out["train_excess"].append(result.dense_barrier - max(result.dense_heights[0], result.dense_heights[-1]))
-        out["test_excess"].append(test_heights.max() - max(test_heights[0], test_heights[-1]))
-        out["linear_train_barrier"].append(line_train.max())
-        out["linear_test_barrier"].append(line_test.max())
-        out["lipschitz_margin"].append(result.lipschitz_margin)
-        out["evaluations"].append(result.evaluations)
-        out["distance"].append(float(np.linalg.norm(a - b)))
-    return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+    start, end = torch.tensor(a, dtype=task.dtype), torch.tensor(b, dtype=task.dtype)
+    result = paths.fourier_path(optimise_on, start, end, n_modes=n_modes, n_points=n_points, lam=lam,
+                                steps=steps, lr=lr, report_loss=train_loss)
+    test_heights = paths.path_heights(test_loss, torch.tensor(result.at(result.dense_t), dtype=task.dtype))
+    line_t = torch.linspace(0, 1, (n_points - 1) * paths.DENSE_FACTOR + 1, dtype=task.dtype)[:, None]
+    line_points = (1 - line_t) * start + line_t * end
+    line_train = paths.path_heights(train_loss, line_points)
+    line_test = paths.path_heights(test_loss, line_points)
+    return {"train_barrier": result.dense_barrier, "test_barrier": test_heights.max(),
+            "train_excess": result.dense_barrier - max(result.dense_heights[0], result.dense_heights[-1]),
+            "test_excess": test_heights.max() - max(test_heights[0], test_heights[-1]),
+            "linear_train_barrier": line_train.max(), "linear_test_barrier": line_test.max(),
+            "lipschitz_margin": result.lipschitz_margin, "evaluations": result.evaluations,
+            "distance": float(np.linalg.norm(a - b))}
 
 
-def pair_barriers(architecture: str, solutions, pairs, *, align: bool = False, subsample: int | None = 128,
+def _compute(architecture, solutions, pairs, align, subsample, steps, n_modes, n_points, lam, lr, progress, n_jobs):
+    from joblib import Parallel, delayed
+
+    _, name = _task(architecture)
+    ends = [(solutions[i], landscape.align_to(solutions[i], solutions[j], architecture) if align else solutions[j])
+            for i, j in pairs]
+    options = (subsample, steps, n_modes, n_points, lam, lr)
+    if n_jobs == 1:
+        rows = [_one_pair(architecture, a, b, *options, None)
+                for a, b in progress_bar(ends, desc=f"{name} barriers", progress=progress)]
+    else:
+        # one thread per worker process: the processes, not BLAS threads, share the cores
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+        rows = list(progress_bar(parallel(delayed(_one_pair)(architecture, a, b, *options, 1) for a, b in ends),
+                                 total=len(ends), desc=f"{name} barriers", progress=progress))
+    return {k: np.asarray([row[k] for row in rows], dtype=np.float64) for k in BARRIER_FIELDS}
+
+
+def pair_barriers(architecture, solutions, pairs, *, align: bool = False, subsample: int | None = 128,
                   steps: int = 100, n_modes: int = 10, n_points: int = 51, lam: float = 1e-4, lr: float = 1e-3,
-                  progress: bool | None = None) -> dict:
+                  progress: bool | None = None, n_jobs: int | None = None) -> dict:
     """Fourier-path barriers for ``pairs`` (``(n_pairs, 2)`` indices) of ``solutions`` ``(n, n_params)``.
 
     Returns ``{field: (n_pairs,) array}`` for :data:`BARRIER_FIELDS`: the dense barrier of the
     optimised path on the full training and test sets (absolute, as the paper), the same minus the
     higher end point (``*_excess``), the straight line's dense barriers, the Lipschitz margin of the
     training barrier, the evaluations used, and the distance between the (aligned) end points.
-    Paths are optimised on ``subsample`` training images (``None``: all 1,078).
+    Paths are optimised on ``subsample`` training samples (``None``: all of them; for the digits,
+    1,078 images). ``architecture`` is a digits architecture name or a task object with
+    ``make_model`` (:class:`ebcore.models.LandscapeTask` for the attention denoiser). Pairs are
+    independent, so ``n_jobs`` processes (default: one per core, at most one per pair) share them;
+    the results depend on ``n_jobs`` only through floating-point round-off.
     """
-    check_choice(architecture, "architecture", nets.ARCHITECTURES)
+    task, name = _task(architecture)
     solutions = np.asarray(check_array(solutions, "solutions", ndim=2), dtype=np.float64)
     pairs = np.asarray(pairs)
     if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
         raise ValueError(f"pairs must be an (n_pairs, 2) integer array, got shape {pairs.shape}")
     if pairs.size and (pairs.min() < 0 or pairs.max() >= len(solutions)):
         raise ValueError(f"pairs must index the {len(solutions)} solutions")
-    if align and architecture not in landscape.ALIGNABLE:
-        raise ValueError(f"align=True needs an architecture in {landscape.ALIGNABLE}, got {architecture!r}")
-    config = {"architecture": architecture, "solutions": solutions, "pairs": pairs.astype(np.int64), "align": bool(align),
+    if align and name not in landscape.ALIGNABLE:
+        raise ValueError(f"align=True needs an architecture in {landscape.ALIGNABLE}, got {name!r}")
+    config = {"architecture": name if name != "task" else task.config(), "solutions": solutions,
+              "pairs": pairs.astype(np.int64), "align": bool(align),
               "subsample": subsample, "steps": steps, "n_modes": n_modes, "n_points": n_points, "lam": lam, "lr": lr}
+    if n_jobs is None:
+        import os
+
+        n_jobs = max(1, min(os.cpu_count() or 1, len(pairs)))
+    n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
     entry = cached("pair-barriers", config, lambda: (_compute(architecture, solutions, pairs, align, subsample, steps,
-                                                              n_modes, n_points, lam, lr, progress), {}))
+                                                              n_modes, n_points, lam, lr, progress, n_jobs), {}))
     return {k: entry.arrays[k] for k in BARRIER_FIELDS}

@@ -5,7 +5,7 @@ layers over the noisy tokens (Stage 1) and a final attention step whose query is
 brought back by a long skip connection (Stage 2). Its parameters are the query, key and value maps
 and the residual step of each layer; :meth:`AttentionDenoiser.from_theory` sets them to the
 construction of {prf:ref}`thm-stage-two`, where the model computes
-:func:`ebcore.two_stage_denoise` exactly. :class:`OneLayerDenoiser` is the predecessor paper's model
+:func:`ebcore.dynamics.two_stage_denoise` exactly. :class:`OneLayerDenoiser` is the predecessor paper's model
 (clean context, noisy query). :class:`CorruptionTask` and :class:`CleanContextTask` are tasks for
 :func:`ebcore.training.train`.
 """
@@ -24,7 +24,7 @@ from .validation import check_array, check_choice, check_int, check_positive
 
 __all__ = ["ATTENTION_KERNELS", "AttentionDenoiser", "OneLayerDenoiser", "CorruptionTask", "CleanContextTask",
            "family_task", "predecessor_family_task", "build", "train_many", "scaled_identity_fit", "attention_invariants",
-           "theory_grid_search", "denoising_report", "scaled_identity_loss",
+           "theory_grid_search", "denoising_report", "scaled_identity_loss", "LandscapeTask", "rotation_path", "align_rotation",
            "per_token_mse"]
 
 #: Attention weights :class:`AttentionDenoiser` can use.
@@ -294,13 +294,53 @@ def build(job: dict):
     return _build(job["kind"], dict(job.get("task", {})), dict(job.get("model", {})))
 
 
+class LandscapeTask:
+    """A training job's task bound to its model: the interface the landscape and barrier code uses.
+
+    ``data(split)``, ``loss`` and ``config()`` come from the task (the config also names the model),
+    ``make_model(seed)`` builds the job's model, ``dtype`` is the task's. Lets
+    :func:`ebcore.landscape.batched_loss` and :func:`ebcore.barriers.pair_barriers` work on the
+    attention denoiser as they do on the digits networks.
+    """
+
+    def __init__(self, job: dict):
+        self.job = job
+        self.task, model = build(job)
+        self.dtype = self.task.dtype
+        self._model_repr = repr(model)
+
+    def data(self, split: str):
+        return self.task.data(split)
+
+    def loss(self, outputs, targets):
+        return self.task.loss(outputs, targets)
+
+    def make_model(self, seed: int) -> nn.Module:
+        return _build(self.job["kind"], dict(self.job.get("task", {})), {**self.job.get("model", {}), "seed": seed})[1]
+
+    def config(self) -> dict:
+        return {**self.task.config(), "model": self._model_repr}
+
+
+def _optimizer(job: dict):
+    from .training import adam, lbfgs_gss, sgd
+
+    name = job.get("optimizer", "adam")
+    if name == "adam":
+        return adam(job.get("lr", 1e-2), batch_size=job.get("batch_size", 32))
+    if name == "sgd":
+        return sgd(job.get("lr", 1e-2), momentum=job.get("momentum", 0.0), batch_size=job.get("batch_size", 32))
+    if name == "lbfgs_gss":
+        return lbfgs_gss()
+    raise ValueError(f"optimizer must be 'adam', 'sgd' or 'lbfgs_gss', got {name!r}")
+
+
 def _train_job(job: dict, threads: int):
-    from .training import adam, train
+    from .training import train
 
     torch.set_num_threads(threads)
     task, model = build(job)
-    spec = adam(job.get("lr", 1e-2), batch_size=job.get("batch_size", 32))
-    return train(model, task, spec, epochs=job["epochs"], seed=job.get("seed", 0), progress=False)
+    return train(model, task, _optimizer(job), epochs=job["epochs"], seed=job.get("seed", 0), progress=False)
 
 
 def train_many(jobs, *, n_jobs: int | None = None, progress: bool | None = None):
@@ -308,7 +348,8 @@ def train_many(jobs, *, n_jobs: int | None = None, progress: bool | None = None)
 
     A job is a dict: ``kind`` (``"attention"`` for :class:`AttentionDenoiser` on :func:`family_task`,
     ``"one_layer"`` for :class:`OneLayerDenoiser` on :func:`predecessor_family_task`), ``task`` and
-    ``model`` (keyword arguments), ``epochs``, ``lr``, ``batch_size`` and ``seed`` (Adam). Returns the
+    ``model`` (keyword arguments), ``epochs``, ``seed``, and ``optimizer`` (``"adam"``, the default,
+    or ``"sgd"``, both with ``lr`` and ``batch_size``; or ``"lbfgs_gss"``, full batch). Returns the
     :class:`ebcore.training.TrainingRun` of each job, in order; finished runs load from the cache.
     """
     import os
@@ -321,6 +362,7 @@ def train_many(jobs, *, n_jobs: int | None = None, progress: bool | None = None)
     for index, job in enumerate(jobs):
         if not isinstance(job, dict) or "kind" not in job or "epochs" not in job:
             raise ValueError(f"job {index} must be a dict with at least 'kind' and 'epochs'")
+        _optimizer(job)  # fail before any training on an unknown optimizer
     if n_jobs is None:
         n_jobs = max(1, min(os.cpu_count() or 1, len(jobs)))
     n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
@@ -459,3 +501,77 @@ def scaled_identity_loss(task: CleanContextTask, attention: str, a_values, b_val
             for i, a in enumerate(a_grid):
                 out[i, j] = float(task.loss(float(a) * base, t))
     return out
+
+
+def rotation_path(model: AttentionDenoiser, angle, n_points: int = 51) -> np.ndarray:
+    r"""Flat parameter vectors along a rotation orbit of a planar attention denoiser ({prf:ref}`prop-rotation-orbit`).
+
+    Point :math:`k` replaces every :math:`(Q, K)` pair (each layer's and the final one) by
+    :math:`(R(\theta_k) Q, R(\theta_k) K)` with :math:`R(\theta)` the rotation of the plane by
+    :math:`\theta_k = \text{angle} \cdot k/(n_\text{points} - 1)`; by {prf:ref}`prop-attention-symmetries`
+    every point computes the same function. Returns ``(n_points, n_params)`` (float64).
+    """
+    from .training import flat_parameters, set_flat_parameters
+
+    if not isinstance(model, AttentionDenoiser):
+        raise TypeError(f"model must be an AttentionDenoiser, got {type(model).__name__}")
+    if model.dim != 2:
+        raise ValueError(f"rotation_path is defined for planar models (dim 2), got dim {model.dim}")
+    theta = float(np.asarray(angle, dtype=np.float64))
+    if not np.isfinite(theta):
+        raise ValueError(f"angle must be finite, got {angle!r}")
+    n_points = check_int(n_points, "n_points", minimum=2)
+    original = flat_parameters(model)
+    copy = AttentionDenoiser(model.dim, model.depth, kernel=model.kernel, tied=model.tied, skip=model.skip,
+                             dtype=model.final_query.dtype)
+    out = []
+    for t in np.linspace(0.0, 1.0, n_points):
+        c, s_ = np.cos(t * theta), np.sin(t * theta)
+        rotation = torch.tensor([[c, -s_], [s_, c]], dtype=model.final_query.dtype)
+        set_flat_parameters(copy, original)
+        with torch.no_grad():
+            for q, k in ((copy.layer_query, copy.layer_key), (copy.final_query, copy.final_key)):
+                q.copy_(rotation @ q)
+                k.copy_(rotation @ k)
+        out.append(flat_parameters(copy))
+    return np.stack(out)
+
+
+def align_rotation(reference, solution, model: AttentionDenoiser) -> np.ndarray:
+    r"""Rotate the query-key pairs of ``solution`` to match ``reference``: the continuous analogue of weight matching.
+
+    For each layer (and the final step) independently, the rotation :math:`R` of the plane that
+    minimises :math:`|Q_\text{ref} - RQ|^2 + |K_\text{ref} - RK|^2` (orthogonal Procrustes restricted
+    to rotations: :math:`\theta = \operatorname{atan2}(M_{10} - M_{01}, M_{00} + M_{11})` with
+    :math:`M = Q_\text{ref}Q^\top + K_\text{ref}K^\top`) is applied to that pair; by
+    {prf:ref}`prop-attention-symmetries` the function is unchanged. ``model`` supplies the layout
+    (any :class:`AttentionDenoiser` of the right shape). Returns the aligned flat vector.
+    """
+    from .training import flat_parameters, set_flat_parameters
+
+    if not isinstance(model, AttentionDenoiser):
+        raise TypeError(f"model must be an AttentionDenoiser, got {type(model).__name__}")
+    if model.dim != 2:
+        raise ValueError(f"align_rotation is defined for planar models (dim 2), got dim {model.dim}")
+    size = flat_parameters(model).size
+    vectors = []
+    for name, v in (("reference", reference), ("solution", solution)):
+        v = np.asarray(check_array(v, name, ndim=1), dtype=np.float64)
+        if v.size != size:
+            raise ValueError(f"{name} must have {size} entries for this model, got {v.size}")
+        vectors.append(v)
+    ref_model = AttentionDenoiser(2, model.depth, kernel=model.kernel, tied=model.tied, skip=model.skip)
+    out_model = AttentionDenoiser(2, model.depth, kernel=model.kernel, tied=model.tied, skip=model.skip)
+    set_flat_parameters(ref_model, vectors[0])
+    set_flat_parameters(out_model, vectors[1])
+    pairs = [(ref_model.layer_query[i], ref_model.layer_key[i], out_model.layer_query[i], out_model.layer_key[i])
+             for i in range(ref_model.layer_query.shape[0])]
+    pairs.append((ref_model.final_query, ref_model.final_key, out_model.final_query, out_model.final_key))
+    with torch.no_grad():
+        for q_ref, k_ref, q, k in pairs:
+            m = (q_ref @ q.T + k_ref @ k.T).numpy()
+            theta = np.arctan2(m[1, 0] - m[0, 1], m[0, 0] + m[1, 1])
+            rotation = torch.tensor([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]], dtype=q.dtype)
+            q.copy_(rotation @ q)
+            k.copy_(rotation @ k)
+    return flat_parameters(out_model)

@@ -1,7 +1,7 @@
 r"""Posterior-mean recovery: the two-stage estimator against the Bayes denoiser as the context grows.
 
 For a prior, a noise level and a bandwidth schedule, :func:`recovery_curve` measures the excess
-risk :math:`E|f_N(y) - E[x \mid y]|^2` of the two-stage estimator (:func:`ebcore.two_stage_denoise`)
+risk :math:`E|f_N(y) - E[x \mid y]|^2` of the two-stage estimator (:func:`ebcore.dynamics.two_stage_denoise`)
 over contexts of ``N`` noisy tokens, each token's own noisy value being the query (all-token
 corruption). The depth follows the Gaussian horizon ({prf:ref}`thm-gaussian-horizon`) and the step
 is set by :func:`ebcore.horizon.exact_step` so that the layered population flow returns a
@@ -24,7 +24,7 @@ from .validation import check_choice, check_int, check_positive
 __all__ = ["SCHEDULES", "RecoveryCurve", "schedule_bandwidth", "recovery_settings", "two_stage_excess",
            "recovery_curve", "fit_power_law", "fit_floor"]
 
-#: Bandwidth schedules: ``"fixed"`` keeps ``h``; ``"shrinking"`` uses ``h (N / N_0)^(-1/(d+4))``.
+#: Bandwidth schedules. "fixed" keeps h, "shrinking" uses h (N / N_0)^(-1/(d+4)).
 SCHEDULES = ("fixed", "shrinking")
 
 

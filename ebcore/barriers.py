@@ -20,7 +20,7 @@ from .progress import progress_bar
 from .seeding import as_generator
 from .validation import check_array, check_choice, check_int
 
-__all__ = ["random_pairs", "pair_barriers", "BARRIER_FIELDS"]
+__all__ = ["random_pairs", "pair_barriers", "BARRIER_FIELDS", "CONVERGENCE_RUNS", "path_convergence"]
 
 #: The arrays :func:`pair_barriers` returns, one entry per pair.
 BARRIER_FIELDS = ("train_barrier", "test_barrier", "train_excess", "test_excess", "linear_train_barrier",
@@ -60,7 +60,9 @@ def _one_pair(architecture, a, b, subsample, steps, n_modes, n_points, lam, lr, 
     result = paths.fourier_path(optimise_on, start, end, n_modes=n_modes, n_points=n_points, lam=lam,
                                 steps=steps, lr=lr, report_loss=train_loss)
     test_heights = paths.path_heights(test_loss, torch.tensor(result.at(result.dense_t), dtype=task.dtype))
-    line_t = torch.linspace(0, 1, (n_points - 1) * paths.DENSE_FACTOR + 1, dtype=task.dtype)[:, None]
+    # the straight line is a contrast, sampled at the optimisation resolution: its dense re-evaluation on
+    # the full data would cost as much as the path's own report
+    line_t = torch.linspace(0, 1, n_points, dtype=task.dtype)[:, None]
     line_points = (1 - line_t) * start + line_t * end
     line_train = paths.path_heights(train_loss, line_points)
     line_test = paths.path_heights(test_loss, line_points)
@@ -97,7 +99,8 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, subsam
 
     Returns ``{field: (n_pairs,) array}`` for :data:`BARRIER_FIELDS`: the dense barrier of the
     optimised path on the full training and test sets (absolute, as the paper), the same minus the
-    higher end point (``*_excess``), the straight line's dense barriers, the Lipschitz margin of the
+    higher end point (``*_excess``), the straight line's barriers (its maximum over ``n_points``
+    evenly spaced points, a lower bound of the line's maximum), the Lipschitz margin of the
     training barrier, the evaluations used, and the distance between the (aligned) end points.
     Paths are optimised on ``subsample`` training samples (``None``: all of them; for the digits,
     1,078 images). ``architecture`` is a digits architecture name or a task object with
@@ -125,3 +128,60 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, subsam
     entry = cached("pair-barriers", config, lambda: (_compute(architecture, solutions, pairs, align, subsample, steps,
                                                               n_modes, n_points, lam, lr, progress, n_jobs), {}))
     return {k: entry.arrays[k] for k in BARRIER_FIELDS}
+
+
+#: The optimisation runs :func:`path_convergence` compares, by label, with their
+#: :func:`ebcore.paths.fourier_path` options.
+CONVERGENCE_RUNS = {
+    "Adam (lr 1e-3)": {"steps": 600, "lr": 1e-3, "record_every": 20},
+    "L-BFGS-GSS": {"steps": 60, "optimizer": "lbfgs", "record_every": 2},
+}
+
+
+def _convergence_run(architecture, a, b, subsample, options, threads):
+    torch.set_num_threads(threads)
+    task, _ = _task(architecture)
+    loss = landscape.batched_loss(task, "train", subsample=subsample, seed=0)
+    start, end = torch.tensor(a, dtype=task.dtype), torch.tensor(b, dtype=task.dtype)
+    result = paths.fourier_path(loss, start, end, **options)
+    return {**{f"record.{k}": np.asarray(v, dtype=np.float64) for k, v in result.record.items()},
+            "evaluations": np.array(float(result.evaluations))}
+
+
+def path_convergence(architecture, start, end, *, subsample: int | None = 128, n_jobs: int | None = None) -> dict:
+    """The dense barrier along long Fourier-path optimisations between two solutions (chapter 11).
+
+    Runs every entry of :data:`CONVERGENCE_RUNS` on the training loss of ``subsample`` samples,
+    in parallel processes (``n_jobs``, default one per core), through the results cache. Returns
+    ``{label: (record, evaluations)}`` with ``record`` the snapshots of
+    :func:`ebcore.paths.fourier_path` (``steps``, ``evaluations``, ``dense_barrier``, ...).
+    """
+    import os
+
+    from joblib import Parallel, delayed
+
+    task, name = _task(architecture)
+    a = np.asarray(check_array(start, "start", ndim=1), dtype=np.float64)
+    b = np.asarray(check_array(end, "end", ndim=1), dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"start and end must have the same size, got {a.size} and {b.size}")
+    n_jobs = max(1, min(os.cpu_count() or 1, len(CONVERGENCE_RUNS))) if n_jobs is None else n_jobs
+    n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
+    config = {"architecture": name if name != "task" else task.config(), "start": a, "end": b, "subsample": subsample,
+              "runs": {label: dict(options) for label, options in CONVERGENCE_RUNS.items()}}
+
+    def compute():
+        threads = 1 if n_jobs > 1 else torch.get_num_threads()
+        jobs = (delayed(_convergence_run)(architecture, a, b, subsample, options, threads)
+                for options in CONVERGENCE_RUNS.values())
+        outputs = Parallel(n_jobs=n_jobs)(jobs)
+        arrays = {f"{index}/{key}": value for index, out in enumerate(outputs) for key, value in out.items()}
+        return arrays, {}
+
+    entry = cached("path-convergence", config, compute)
+    out = {}
+    for index, label in enumerate(CONVERGENCE_RUNS):
+        prefix = f"{index}/record."
+        record = {k[len(prefix):]: v for k, v in entry.arrays.items() if k.startswith(prefix)}
+        out[label] = (record, int(entry.arrays[f"{index}/evaluations"]))
+    return out

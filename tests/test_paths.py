@@ -268,3 +268,10 @@ def test_batched_loss_input_errors():
         landscape.BatchedLoss(task.make_model(0), x, y[:-1], task.loss)
     with pytest.raises(TypeError, match="model"):
         landscape.BatchedLoss("net", x, y, task.loss)
+
+
+def test_path_convergence_input_checks():
+    with pytest.raises(ValueError, match="same size"):
+        barriers.path_convergence("fcp", np.zeros(4), np.zeros(5))
+    with pytest.raises(ValueError, match="architecture"):
+        barriers.path_convergence("resnet", np.zeros(4), np.zeros(4))

@@ -168,7 +168,7 @@ ENTRIES: tuple[AuditEntry, ...] = (
     ),
     AuditEntry(
         "conj-recovery", "07_recovery", "Recovery along a shrinking bandwidth",
-        ("ebcore.recovery.recovery_curve", "ebcore.recovery.fit_power_law", "ebcore.recovery.fit_floor"),
+        ("ebcore.recovery.recovery_curve", "ebcore.stats.fit_power_law", "ebcore.stats.extrapolate_to_zero"),
         ("chapters/07_recovery.md::check-recovery",),
         status="conjecture",
     ),

@@ -94,7 +94,7 @@ def _compute(architecture, solutions, pairs, align, subsample, steps, n_modes, n
 
 def pair_barriers(architecture, solutions, pairs, *, align: bool = False, subsample: int | None = 128,
                   steps: int = 100, n_modes: int = 10, n_points: int = 51, lam: float = 1e-4, lr: float = 1e-3,
-                  progress: bool | None = None, n_jobs: int | None = None) -> dict:
+                  progress: bool | None = None, n_jobs: int = 1) -> dict:
     """Fourier-path barriers for ``pairs`` (``(n_pairs, 2)`` indices) of ``solutions`` ``(n, n_params)``.
 
     Returns ``{field: (n_pairs,) array}`` for :data:`BARRIER_FIELDS`: the dense barrier of the
@@ -105,8 +105,10 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, subsam
     Paths are optimised on ``subsample`` training samples (``None``: all of them; for the digits,
     1,078 images). ``architecture`` is a digits architecture name or a task object with
     ``make_model`` (:class:`ebcore.models.LandscapeTask` for the attention denoiser). Pairs are
-    independent, so ``n_jobs`` processes (default: one per core, at most one per pair) share them;
-    the results depend on ``n_jobs`` only through floating-point round-off.
+    independent, so ``n_jobs`` processes can share them (the results depend on ``n_jobs`` only
+    through floating-point round-off). The default is one process: on a 2-core CPU two one-thread
+    processes were no faster than one two-thread process (chapter 11 took 178 s either way), as
+    the path steps are bound by elementwise work that threads already spread.
     """
     task, name = _task(architecture)
     solutions = np.asarray(check_array(solutions, "solutions", ndim=2), dtype=np.float64)
@@ -120,10 +122,6 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, subsam
     config = {"architecture": name if name != "task" else task.config(), "solutions": solutions,
               "pairs": pairs.astype(np.int64), "align": bool(align),
               "subsample": subsample, "steps": steps, "n_modes": n_modes, "n_points": n_points, "lam": lam, "lr": lr}
-    if n_jobs is None:
-        import os
-
-        n_jobs = max(1, min(os.cpu_count() or 1, len(pairs)))
     n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
     entry = cached("pair-barriers", config, lambda: (_compute(architecture, solutions, pairs, align, subsample, steps,
                                                               n_modes, n_points, lam, lr, progress, n_jobs), {}))

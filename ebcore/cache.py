@@ -29,7 +29,7 @@ import numpy as np
 
 from .validation import check_choice
 
-__all__ = ["ResultsCache", "CacheEntry", "code_version", "config_key", "default_cache"]
+__all__ = ["ResultsCache", "CacheEntry", "code_version", "config_key", "default_cache", "array_digest"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _code_version: str | None = None
@@ -47,6 +47,16 @@ def code_version() -> str:
     return _code_version
 
 
+def array_digest(*arrays, length: int = 16) -> str:
+    """SHA-256 of the bytes of one or more arrays (C order), as ``length`` hex digits: a content key."""
+    if not arrays:
+        raise ValueError("arrays must hold at least one array")
+    digest = hashlib.sha256()
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a).tobytes())
+    return digest.hexdigest()[:length]
+
+
 def _canonical(value):
     """A JSON-ready, order-independent form of a configuration value."""
     if isinstance(value, Mapping):
@@ -54,7 +64,7 @@ def _canonical(value):
     if isinstance(value, (list, tuple)):
         return [_canonical(v) for v in value]
     if isinstance(value, np.ndarray):
-        return {"__ndarray__": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest(),
+        return {"__ndarray__": array_digest(value, length=64),
                 "shape": list(value.shape), "dtype": str(value.dtype)}
     if isinstance(value, (np.integer,)):
         return int(value)

@@ -11,13 +11,13 @@ construction of {prf:ref}`thm-stage-two`, where the model computes
 """
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
 import torch
 from torch import nn
 
+from .cache import array_digest
 from .priors import Prior
 from .seeding import as_generator
 from .validation import check_array, check_choice, check_int, check_positive
@@ -167,13 +167,6 @@ def per_token_mse(outputs, targets):
     return ((outputs - targets) ** 2).sum(-1).mean()
 
 
-def _digest(*arrays) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()[:16]
-
-
 class CorruptionTask:
     """All-token corruption: contexts of ``n_tokens`` noisy tokens, targets the clean tokens.
 
@@ -210,7 +203,7 @@ class CorruptionTask:
             noisy = clean + self.sigma * gen.standard_normal(clean.shape)
             self._data[split] = (noisy, clean)
         self.dim = self._priors["train"][0].dim
-        self._digest = _digest(*(a for pair in self._data.values() for a in pair))
+        self._digest = array_digest(*(a for pair in self._data.values() for a in pair))
 
     def data(self, split: str):
         check_choice(split, "split", tuple(self._data))
@@ -243,7 +236,7 @@ class CleanContextTask(CorruptionTask):
             sequence = clean.copy()
             sequence[:, -1] = noisy[:, -1]
             self._data[split] = (sequence, clean[:, -1])
-        self._digest = _digest(*(a for pair in self._data.values() for a in pair))
+        self._digest = array_digest(*(a for pair in self._data.values() for a in pair))
 
     def bayes(self, split: str):
         check_choice(split, "split", tuple(self._data))
@@ -462,6 +455,8 @@ def denoising_report(model: nn.Module, task: CorruptionTask, split: str = "test"
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch module, got {type(model).__name__}")
+    if not isinstance(task, CorruptionTask):
+        raise TypeError(f"task must be a CorruptionTask or CleanContextTask, got {type(task).__name__}")
     x, t = task.data(split)
     dtype = next(model.parameters()).dtype
     with torch.no_grad():

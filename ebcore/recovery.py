@@ -5,8 +5,8 @@ risk :math:`E|f_N(y) - E[x \mid y]|^2` of the two-stage estimator (:func:`ebcore
 over contexts of ``N`` noisy tokens, each token's own noisy value being the query (all-token
 corruption). The depth follows the Gaussian horizon ({prf:ref}`thm-gaussian-horizon`) and the step
 is set by :func:`ebcore.horizon.exact_step` so that the layered population flow returns a
-Gaussian prior exactly ({prf:ref}`thm-gaussian-recovery`). :func:`fit_power_law` and
-:func:`fit_floor` summarise a curve.
+Gaussian prior exactly ({prf:ref}`thm-gaussian-recovery`). :func:`ebcore.stats.fit_power_law`
+(the rate) and :func:`ebcore.stats.extrapolate_to_zero` in :math:`1/N` (the floor) summarise a curve.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from .seeding import as_generator
 from .validation import check_choice, check_int, check_positive
 
 __all__ = ["SCHEDULES", "RecoveryCurve", "schedule_bandwidth", "recovery_settings", "two_stage_excess",
-           "recovery_curve", "fit_power_law", "fit_floor"]
+           "recovery_curve"]
 
 #: Bandwidth schedules. "fixed" keeps h, "shrinking" uses h (N / N_0)^(-1/(d+4)).
 SCHEDULES = ("fixed", "shrinking")
@@ -87,13 +87,11 @@ def recovery_curve(prior: Prior, sigma, context_sizes, *, schedule: str, bandwid
     curve goes through the results cache.
     """
     if cache_as is not None:
-        from .cache import cached
-
         seed_list = [int(v) for v in np.atleast_1d(seed)]
-        import hashlib
+        from .cache import array_digest, cached
 
         # the name is for people; the fingerprint (seeded draws) makes a changed prior a new key
-        fingerprint = hashlib.sha256(prior.sample(256, np.random.default_rng(0)).tobytes()).hexdigest()[:16]
+        fingerprint = array_digest(prior.sample(256, np.random.default_rng(0)))
         config = {"prior": str(cache_as), "fingerprint": fingerprint, "sigma": float(sigma), "sizes": [int(v) for v in np.ravel(context_sizes)],
                   "schedule": schedule, "bandwidth": float(bandwidth), "prior_variance": float(prior_variance),
                   "tokens_per_size": int(tokens_per_size), "min_contexts": int(min_contexts), "seed": seed_list}
@@ -116,49 +114,3 @@ def recovery_curve(prior: Prior, sigma, context_sizes, *, schedule: str, bandwid
         rows.append((h, depth, step, excess.mean(), excess.std(ddof=1) / math.sqrt(len(excess))))
     h, depth, step, mean, se = (np.array(col) for col in zip(*rows))
     return RecoveryCurve(sizes, h, depth.astype(np.int64), step, mean, se)
-
-
-def fit_power_law(context_sizes, mean, se, *, n_boot: int = 2000, rng=0, level: float = 0.95):
-    r"""Fit :math:`\text{excess} \approx c N^{-r}` by weighted least squares on the log scale.
-
-    Weights are :math:`(\text{mean}/\text{se})^2` (the delta-method variance of the log mean).
-    Returns ``(rate, low, high)``: the rate :math:`r` and a parametric-bootstrap interval (the means
-    redrawn from normals with the given standard errors, negative draws clipped at 1e-300).
-    """
-    n = np.asarray(context_sizes, dtype=np.float64)
-    m = np.asarray(mean, dtype=np.float64)
-    s = np.asarray(se, dtype=np.float64)
-    if not (n.shape == m.shape == s.shape) or n.ndim != 1 or len(n) < 3:
-        raise ValueError("context_sizes, mean and se must be 1-D of the same length >= 3")
-    if (m <= 0).any() or (s <= 0).any() or not np.isfinite(m).all() or not np.isfinite(s).all():
-        raise ValueError("mean and se must be positive and finite")
-    x = np.log(n)
-
-    def rate(values):
-        w = (values / s) ** 2
-        design = np.stack([np.ones_like(x), x], axis=1) * np.sqrt(w)[:, None]
-        coef = np.linalg.lstsq(design, np.log(values) * np.sqrt(w), rcond=None)[0]
-        return -coef[1]
-
-    gen = as_generator(rng)
-    draws = np.maximum(m + s * gen.standard_normal((check_int(n_boot, "n_boot", minimum=10), len(m))), 1e-300)
-    boot = np.array([rate(d) for d in draws])
-    alpha = (1 - level) / 2
-    return float(rate(m)), float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))
-
-
-def fit_floor(context_sizes, mean, se):
-    r"""Fit :math:`\text{excess} \approx a + b/N` by weighted least squares (weights :math:`1/\text{se}^2`).
-
-    The intercept :math:`a` estimates the bias floor that remains at infinite context. Returns
-    ``(a, se_a, b)``.
-    """
-    n = np.asarray(context_sizes, dtype=np.float64)
-    m = np.asarray(mean, dtype=np.float64)
-    s = np.asarray(se, dtype=np.float64)
-    if not (n.shape == m.shape == s.shape) or n.ndim != 1 or len(n) < 3 or (s <= 0).any():
-        raise ValueError("context_sizes, mean and se must be 1-D of the same length >= 3, se > 0")
-    design = np.stack([np.ones_like(n), 1.0 / n], axis=1) / s[:, None]
-    coef, *_ = np.linalg.lstsq(design, m / s, rcond=None)
-    covariance = np.linalg.inv(design.T @ design)
-    return float(coef[0]), float(np.sqrt(covariance[0, 0])), float(coef[1])

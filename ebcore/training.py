@@ -16,7 +16,6 @@ crash loses at most ``checkpoint_every`` epochs, and a finished run is loaded, n
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 
@@ -24,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cache import ResultsCache, default_cache
+from .cache import ResultsCache, array_digest, default_cache
 from .optim import LBFGSGSS
 from .progress import progress_bar
 from .validation import check_int, check_positive
@@ -155,10 +154,6 @@ class TrainingRun:
     from_cache: bool = False
 
 
-def _digest(vector: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(vector).tobytes()).hexdigest()[:16]
-
-
 def _optimizer_state_arrays(optimizer) -> tuple[dict, dict]:
     """Flatten an optimizer's state (tensors, lists of tensors, numbers) for the cache."""
     arrays, scalars = {}, {}
@@ -240,7 +235,7 @@ def train(model: nn.Module, task, make_optimizer, *, epochs: int, seed: int = 0,
     initial = flat_parameters(model)
     # repr(model) names the class and its settings (extra_repr), which the parameters alone do not fix
     config = {"task": task.config(), "model": type(model).__name__, "architecture": repr(model),
-              "initial": _digest(initial),
+              "initial": array_digest(initial),
               "n_params": int(initial.size), "epochs": epochs, "seed": seed,
               "optimizer": make_optimizer.config() if cache is not None else repr(make_optimizer)}
 

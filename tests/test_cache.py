@@ -131,3 +131,15 @@ def test_cached_call_round_trip_and_keying(isolated_cache):
         ebcore.cached_call(ebcore.particle_flow, x, 0.5, 0.5, 3, return_trajectory=object())
     with pytest.raises(TypeError, match="callable"):
         ebcore.cached_call("particle_flow", x)
+
+
+def test_array_digest_is_a_content_key():
+    from ebcore.cache import array_digest
+
+    a = np.arange(6.0).reshape(2, 3)
+    assert array_digest(a) == array_digest(a.copy()) and len(array_digest(a)) == 16
+    assert array_digest(a) != array_digest(a + 1e-12)
+    assert array_digest(a, a) != array_digest(a)
+    assert array_digest(np.asfortranarray(a)) == array_digest(a)  # C-order bytes, not memory layout
+    with pytest.raises(ValueError, match="arrays"):
+        array_digest()

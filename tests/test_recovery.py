@@ -21,15 +21,9 @@ def test_exact_step_returns_the_prior():
         horizon.exact_step(3.0, 0.1, 1.0, 1)
 
 
-def test_fits_recover_known_curves():
-    sizes = np.array([64, 128, 256, 512, 1024, 2048])
-    mean = 3.0 * sizes ** -0.5
-    rate, low, high = recovery.fit_power_law(sizes, mean, 0.01 * mean)
-    assert rate == pytest.approx(0.5, abs=1e-10) and low < 0.5 < high
-    floor, floor_se, slope = recovery.fit_floor(sizes, 0.02 + 5.0 / sizes, np.full(6, 1e-4))
-    assert floor == pytest.approx(0.02, abs=1e-10) and slope == pytest.approx(5.0, abs=1e-8)
-    with pytest.raises(ValueError, match="positive"):
-        recovery.fit_power_law(sizes, -mean, mean)
+def test_schedule_bandwidth():
+    assert recovery.schedule_bandwidth("fixed", 4096, 0.5, 2) == 0.5
+    assert recovery.schedule_bandwidth("shrinking", 64 * 2**6, 0.5, 2) == pytest.approx(0.25)
     with pytest.raises(ValueError, match="schedule"):
         recovery.schedule_bandwidth("linear", 64, 1.0, 2)
 
@@ -149,3 +143,41 @@ def test_rotation_orbit_and_alignment():
     assert bound.config()["model"].startswith("AttentionDenoiser")
     with pytest.raises(TypeError, match="architecture"):
         ebcore.barriers.pair_barriers(object(), orbit, np.array([[0, 1]]))
+
+
+def test_bad_input_names_the_argument():
+    """Every public function added for chapters 7, 8, 12 and 13 rejects bad input with the argument's name."""
+    from ebcore import landscape
+
+    prior = priors.Gaussian(np.zeros(2), np.eye(2))
+    cases = [
+        (ValueError, "sigma", lambda: horizon.exact_step(-1.0, 1.0, 1.0, 2)),
+        (ValueError, "depth", lambda: horizon.exact_step(1.0, 1.0, 1.0, 0)),
+        (ValueError, "nominal_step", lambda: recovery.recovery_settings(1.0, 1.0, 1.0, nominal_step=0.0)),
+        (TypeError, "prior", lambda: recovery.two_stage_excess("gaussian", 1.0, 8, 1.0, 0.5, 1, 2, 0)),
+        (ValueError, "context_size", lambda: recovery.two_stage_excess(prior, 1.0, 0, 1.0, 0.5, 1, 2, 0)),
+        (ValueError, "context_sizes", lambda: recovery.recovery_curve(prior, 1.0, [64], schedule="fixed",
+                                                                      bandwidth=1.0, prior_variance=1.0)),
+        (ValueError, "dof", lambda: priors.StudentT(2, 0.0, 1.0)),
+        (ValueError, "scale", lambda: priors.StudentT(2, 3.0, -1.0)),
+        (ValueError, "bandwidth", lambda: models.AttentionDenoiser.from_theory(2, 0.0, 0.5, 1.0, 2)),
+        (ValueError, "depth", lambda: models.AttentionDenoiser(2, -1)),
+        (ValueError, "attention", lambda: models.OneLayerDenoiser(4, attention="relu")),
+        (ValueError, "family", lambda: models.family_task("laplace")),
+        (ValueError, "name", lambda: models.predecessor_family_task("torus")),
+        (ValueError, "kind", lambda: models.build({"kind": "mlp", "epochs": 1})),
+        (ValueError, "optimizer", lambda: models.train_many([{"kind": "attention", "epochs": 1, "optimizer": "rmsprop"}])),
+        (TypeError, "task", lambda: models.denoising_report(models.AttentionDenoiser(2, 1), "task")),
+        (TypeError, "task", lambda: models.scaled_identity_loss("task", "linear", [1.0], [1.0])),
+        (TypeError, "model", lambda: models.rotation_path("model", 1.0)),
+        (ValueError, "angle", lambda: models.rotation_path(models.AttentionDenoiser(2, 1), float("nan"))),
+        (ValueError, "n_contexts", lambda: models.CorruptionTask(prior, 1.0, 8, n_contexts=(4, 2))),
+        (ValueError, "delta_sq", lambda: landscape.two_cloud_critical_size(1.0, 1.0, float("inf"))),
+        (ValueError, "gamma", lambda: landscape.two_cloud_spectrum(1.0, 1.0, 0.0, 3, gamma=-1.0)),
+        (ValueError, "rho_a", lambda: landscape.two_cloud_points(2, 9, -1.0, 1.0, 0.0, 0)),
+        (ValueError, "n_jobs", lambda: ebcore.barriers.pair_barriers("fcp", np.zeros((2, 6200)), np.array([[0, 1]]),
+                                                                    n_jobs=0)),
+    ]
+    for error, name, call in cases:
+        with pytest.raises(error, match=name):
+            call()

@@ -14,7 +14,8 @@ from .kernel import linear_attention, posterior_mean, rbf_as_softmax, smoothed_l
 from .numerics import finite_difference_gradient
 from .reporting import glue
 from .scale import at_scale, current_scale
-from .seeding import as_generator, seed_everything
+from .seeding import as_generator, book_seed, chapter_seeds, seed_everything
+from .book import check
 from .style import PALETTE, use_book_style
 
 __version__ = "0.1.0"
@@ -26,5 +27,6 @@ __all__ = [
     "energy", "flow_depth", "flow_time", "particle_flow", "query_energy", "two_stage_denoise",
     "linear_attention", "posterior_mean", "rbf_as_softmax", "smoothed_log_density", "softmax_attention",
     "finite_difference_gradient", "glue", "at_scale", "current_scale", "as_generator", "seed_everything",
+    "chapter_seeds", "book_seed", "check",
     "PALETTE", "use_book_style",
 ]

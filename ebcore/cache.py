@@ -29,20 +29,48 @@ import numpy as np
 
 from .validation import check_choice
 
-__all__ = ["ResultsCache", "CacheEntry", "code_version", "config_key", "default_cache", "array_digest"]
+__all__ = ["ResultsCache", "CacheEntry", "code_version", "NON_NUMERICAL", "config_key", "default_cache", "array_digest"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _code_version: str | None = None
 
 
+#: Modules of the package that compute nothing a result depends on (the book's audit registry,
+#: figure style, prose helpers, progress bars): their edits never invalidate stored results.
+NON_NUMERICAL = ("audit.py", "reporting.py", "style.py", "progress.py", "book/")
+
+
+def _normalised_source(path: Path) -> str:
+    """The module's syntax tree without docstrings: comments, formatting and docs do not count."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 def code_version() -> str:
-    """SHA-256 (first 16 hex digits) of every ``.py`` file of the installed ``ebcore``."""
+    """SHA-256 (first 16 hex digits) of the numerical code of the installed ``ebcore``, numpy's and torch's versions.
+
+    Only what can change a result counts: the syntax tree of every module except
+    :data:`NON_NUMERICAL`, without docstrings or comments, and the versions of numpy and torch.
+    """
     global _code_version
     if _code_version is None:
-        digest = hashlib.sha256()
+        import torch
+
+        digest = hashlib.sha256(f"numpy {np.__version__} torch {torch.__version__}".encode())
         for path in sorted(_PACKAGE_DIR.rglob("*.py")):
-            digest.update(path.relative_to(_PACKAGE_DIR).as_posix().encode())
-            digest.update(path.read_bytes())
+            relative = path.relative_to(_PACKAGE_DIR).as_posix()
+            if any(relative == skip or relative.startswith(skip) for skip in NON_NUMERICAL if skip):
+                continue
+            digest.update(relative.encode())
+            digest.update(_normalised_source(path).encode())
         _code_version = digest.hexdigest()[:16]
     return _code_version
 

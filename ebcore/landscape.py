@@ -299,7 +299,7 @@ def two_cloud_points(m: int, dim: int, rho_a, rho_b, delta, rng):
     orthogonal to ``c_A - c_B``, ``|c_A - c_B| = delta``; the frame is a random rotation from
     ``rng``. Needs ``dim >= 2 m + 1``. Returns ``(set_a, set_b)``, each ``(m, dim)``.
     """
-    from .seeding import as_generator
+    from .seeding import as_generator, random_orthonormal
     from .validation import check_nonnegative
 
     m = check_int(m, "m", minimum=2)
@@ -308,7 +308,7 @@ def two_cloud_points(m: int, dim: int, rho_a, rho_b, delta, rng):
     rho_b = check_nonnegative(rho_b, "rho_b")
     delta = check_nonnegative(delta, "delta")
     gen = as_generator(rng)
-    frame, _ = np.linalg.qr(gen.standard_normal((dim, 2 * m + 1)))
+    frame = random_orthonormal(dim, 2 * m + 1, gen)
     offset = delta * frame[:, 2 * m]
     centre = gen.standard_normal(dim)
     set_a = centre + offset / 2 + rho_a * frame[:, :m].T

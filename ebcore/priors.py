@@ -23,7 +23,7 @@ import math
 import numpy as np
 from scipy import special
 
-from .seeding import as_generator
+from .seeding import as_generator, random_orthonormal
 from .validation import check_array, check_int, check_nonnegative, check_positive, check_probability_weights
 
 __all__ = ["Prior", "Gaussian", "Subspace", "GaussianMixture", "Sphere", "StudentT", "Shifted", "FAMILIES", "random_prior",
@@ -36,9 +36,7 @@ _ROWS = 8192
 
 def _random_basis(n: int, k: int, rng) -> np.ndarray:
     """An orthonormal basis (n, k) of a uniformly random k-dimensional subspace of R^n."""
-    gen = as_generator(rng)
-    q, r = np.linalg.qr(gen.standard_normal((n, k)))
-    return q * np.sign(np.diag(r))  # sign fix makes the law exactly Haar
+    return random_orthonormal(n, k, rng)
 
 
 class Prior:
@@ -111,7 +109,10 @@ class Gaussian(Prior):
 
     Posterior mean :math:`m + C(C + \sigma^2 I)^{-1}(y - m)`; Bayes risk
     :math:`\sigma^2 \operatorname{tr}[C (C + \sigma^2 I)^{-1}]`; computed in the eigenbasis of
-    :math:`C`, so singular covariances are fine.
+    :math:`C`, so singular covariances are fine. Samples are :math:`m + C^{1/2} z` with the
+    symmetric square root :math:`C^{1/2}`, which is unique: unlike an eigenvector basis (whose signs,
+    and whose rotation inside a repeated eigenvalue, are arbitrary choices of the LAPACK build), it
+    makes the samples a function of the seed alone.
     """
 
     def __init__(self, mean, cov):
@@ -128,10 +129,12 @@ class Gaussian(Prior):
         # eigenvalues at round-off level are exact zeros of a singular covariance (e.g. a subspace)
         eigval = np.where(eigval < 1e-12 * max(eigval.max(), 1e-300), 0.0, eigval)
         self._eigval, self._eigvec = eigval, eigvec
+        root = (eigvec * np.sqrt(eigval)) @ eigvec.T
+        self._sqrt_cov = 0.5 * (root + root.T)
 
     def _sample(self, size, gen):
         z = gen.standard_normal((size, self.dim))
-        return self.mean + (z * np.sqrt(self._eigval)) @ self._eigvec.T
+        return self.mean + z @ self._sqrt_cov
 
     def _coords(self, y):
         return (y - self.mean) @ self._eigvec
@@ -170,6 +173,10 @@ class Subspace(Gaussian):
         self.projection = self.basis @ self.basis.T
         self.scale, self.subspace_dim = s0, d
         super().__init__(np.zeros(n), s0 ** 2 * self.projection)
+
+    def _sample(self, size, gen):
+        # through the basis that defines the prior: x = U z, z ~ N(0, s0^2 I_d)
+        return (self.scale * gen.standard_normal((size, self.subspace_dim))) @ self.basis.T
 
 
 class GaussianMixture(Prior):

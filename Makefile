@@ -12,9 +12,22 @@ export PYTHONHASHSEED := 0
 # No progress bars in built pages or test logs (readers running a chapter themselves get them).
 export EBCORE_PROGRESS ?= 0
 
-.PHONY: book test env clean
+# Optional: a pip index for torch, e.g. the CPU-only wheels (see README.md, "What pip downloads").
+TORCH_INDEX_URL ?=
+# `make chapter N=09 [SEED=k]` and `make sweep SEEDS=1-5 CHAPTERS=01-13`.
+N ?= 01
+SEED ?= 0
+SEEDS ?= 1-5
+CHAPTERS ?= 01-13
+PYTEST_WORKERS ?= 2
 
-env: $(VENV)/.installed
+.PHONY: book test unit chapter sweep env system clean
+
+# System packages (make, python3-venv, npm, chromium): only those missing are installed.
+system:
+	bash tools/system-packages.sh
+
+env: system $(VENV)/.installed
 
 # MathJax is served from the book itself (no CDN), so formulas render offline. It lives in its own
 # static folder: Jupyter Book would load every .js file found under _static/ on every page.
@@ -25,6 +38,7 @@ $(MATHJAX):
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(if $(TORCH_INDEX_URL),$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --index-url $(TORCH_INDEX_URL) torch==2.13.0)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
@@ -32,15 +46,29 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 book: env $(MATHJAX)
 	jupyter-book build . -W -n --keep-going
 
-# The book build with warnings as errors (executing every chapter), a check that every declared
-# figure is in the built pages, MathJax is served locally and every chapter has its notebook
-# download, then the unit tests, the browser test of the built pages (chromium, headless) and
-# every chapter again through nbval (its second execution reuses the results cache).
+# The book build with warnings as errors (executing every chapter under seed 0), a check that
+# every declared figure is in the built pages, MathJax is served locally and every chapter has its
+# notebook download, then, on both cores (pytest-xdist): the unit tests, the browser test of the
+# built pages (chromium, headless), every chapter again through nbval (its second execution reuses
+# the results cache) and chapters 1 to 7 under seed 1 (tests/test_seed_one.py). One thread per
+# worker: two workers of two threads each on two cores only fight over them.
 test: env $(MATHJAX)
 	jupyter-book build . -W -n --keep-going
 	python tests/check_built_book.py _build/html
 	python tests/prepare_notebooks.py _build/nbval
-	EBCORE_BOOK_HTML=$(CURDIR)/_build/html pytest tests _build/nbval --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
+	OMP_NUM_THREADS=1 EBCORE_BOOK_HTML=$(CURDIR)/_build/html pytest tests _build/nbval -n $(PYTEST_WORKERS) --dist loadscope --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
+
+# The unit tests alone (no book build, no notebooks).
+unit: env
+	pytest tests -n $(PYTEST_WORKERS) --dist loadscope -p no:cacheprovider --deselect tests/test_seed_one.py
+
+# One chapter executed under one seed, with its checks' margins (e.g. make chapter N=09 SEED=1).
+chapter: env
+	python -m tests.seed_sweep --seeds $(SEED) --chapters $(N) --jobs 1 --out _build/chapter-runs
+
+# Every check over several seeds (table printed and written to _build/seed-sweep/seed_sweep.csv).
+sweep: env
+	python -m tests.seed_sweep --seeds $(SEEDS) --chapters $(CHAPTERS)
 
 clean:
 	rm -rf _build _mathjax

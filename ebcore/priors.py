@@ -300,18 +300,40 @@ class Sphere(Prior):
         return self._bayes_mse_monte_carlo(s)
 
 
-def monte_carlo_posterior_mean(prior: Prior, y, sigma, n_samples: int, rng):
+def monte_carlo_posterior_mean(prior: Prior, y, sigma, n_samples: int, rng, min_ess: float | None = None,
+                               max_doublings: int = 5):
     r"""Self-normalised importance-sampling estimate of :math:`E[x \mid y]` with its standard error.
 
     Draws :math:`x_1..x_S` from the prior, weights :math:`w_s \propto e^{-|y - x_s|^2/2\sigma^2}`
-    and returns ``(estimate, standard_error)``, both shaped like ``y`` (N, n). The standard error is
-    the delta-method one, :math:`\sqrt{\sum_s w_s^2 (x_s - \hat m)^2} / \sum_s w_s`, reliable when the
-    effective sample size :math:`(\sum w)^2/\sum w^2` is large (it is returned as a third value).
+    and returns ``(estimate, standard_error, ess)``, the first two shaped like ``y`` (N, n). The
+    standard error is the delta-method one, :math:`\sqrt{\sum_s w_s^2 (x_s - \hat m)^2} / \sum_s w_s`,
+    reliable when the effective sample size :math:`(\sum w)^2/\sum w^2` (the third value) is large.
+
+    With ``min_ess``, every query whose effective sample size falls below it is estimated again
+    from a fresh draw of twice as many samples, up to ``max_doublings`` times (a query far in the
+    prior's tail sees few samples near it; doubling the draw doubles its effective sample size on
+    average). The returned ``ess`` is that of the draw each estimate comes from, so a caller can
+    still see a query that never reached ``min_ess``.
     """
     flat, lead = prior._check_y(y)
     s = check_positive(sigma, "sigma")
     count = check_int(n_samples, "n_samples", minimum=2)
-    x = prior.sample(count, rng)
+    if min_ess is not None:
+        min_ess = check_positive(min_ess, "min_ess")
+    max_doublings = check_int(max_doublings, "max_doublings", minimum=0, maximum=10)
+    gen = as_generator(rng)
+    est, se, ess = _importance_sample(prior, flat, s, count, gen)
+    for doubling in range(1, max_doublings + 1 if min_ess is not None else 1):
+        low = np.flatnonzero(ess < min_ess)
+        if low.size == 0:
+            break
+        est[low], se[low], ess[low] = _importance_sample(prior, flat[low], s, count * 2**doubling, gen)
+    shape = (*lead, prior.dim)
+    return np.reshape(est, shape), np.reshape(se, shape), np.reshape(ess, lead)
+
+
+def _importance_sample(prior: Prior, flat, s: float, count: int, gen):
+    x = prior.sample(count, gen)
     est, se, ess = [], [], []
     rows = max(1, 2**22 // count)  # bound the (rows, samples) weight matrix
     for start in range(0, len(flat), rows):
@@ -326,9 +348,7 @@ def monte_carlo_posterior_mean(prior: Prior, y, sigma, n_samples: int, rng):
         spread = w2 @ x**2 - 2 * m * (w2 @ x) + m**2 * w2.sum(axis=1, keepdims=True)   # sum w^2 (x - m)^2
         se.append(np.sqrt(np.clip(spread, 0.0, None)) / total[:, None])
         ess.append(total**2 / (w**2).sum(axis=1))
-    est, se, ess = np.concatenate(est), np.concatenate(se), np.concatenate(ess)
-    shape = (*lead, prior.dim)
-    return np.reshape(est, shape), np.reshape(se, shape), np.reshape(ess, lead)
+    return np.concatenate(est), np.concatenate(se), np.concatenate(ess)
 
 
 class StudentT(Prior):

@@ -40,14 +40,58 @@ def test_key_depends_on_configuration_and_code_version(isolated_cache, monkeypat
 def test_corrupt_entry_is_recomputed(isolated_cache, tmp_path):
     counter = tmp_path / "count"
     isolated_cache.get_or_compute("demo", {"a": 1}, _compute_counting(counter))
-    folder = isolated_cache.path("demo", {"a": 1})
-    data = (folder / "arrays.npz").read_bytes()
-    (folder / "arrays.npz").write_bytes(data[:-20] + b"\0" * 20)
+    file = isolated_cache.path("demo", {"a": 1})
+    data = file.read_bytes()
+    file.write_bytes(data[:-20] + b"\0" * 20)  # truncated / overwritten tail
     entry = isolated_cache.get_or_compute("demo", {"a": 1}, _compute_counting(counter))
     assert not entry.hit and counter.read_text() == "xx"
-    (folder / "meta.json").write_text("{not json")
+    file.write_bytes(b"not an npz at all")
     entry = isolated_cache.get_or_compute("demo", {"a": 1}, _compute_counting(counter))
     assert not entry.hit and counter.read_text() == "xxx"
+
+
+def _rewrite_entry(file, edit):
+    with np.load(file, allow_pickle=False) as data:
+        members = {k: data[k] for k in data.files}
+    edit(members)
+    with open(file, "wb") as handle:
+        np.savez(handle, **members)
+
+
+def test_an_edited_value_or_info_fails_the_integrity_check(isolated_cache, tmp_path):
+    counter = tmp_path / "count"
+    isolated_cache.get_or_compute("demo", {"a": 1}, _compute_counting(counter))
+    file = isolated_cache.path("demo", {"a": 1})
+
+    def edit_value(members):
+        members["weights"] = members["weights"] * 2
+
+    _rewrite_entry(file, edit_value)
+    assert isolated_cache.load("demo", {"a": 1}) is None and not file.exists()
+    isolated_cache.get_or_compute("demo", {"a": 1}, _compute_counting(counter))
+
+    def edit_info(members):
+        meta = json.loads(members["__meta__"].tobytes())
+        meta["info"]["note"] = "edited"
+        members["__meta__"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
+
+    _rewrite_entry(file, edit_info)
+    assert isolated_cache.load("demo", {"a": 1}) is None
+    assert counter.read_text() == "xx"
+
+
+def test_a_failure_to_read_that_is_not_corruption_keeps_the_entry(isolated_cache, tmp_path, monkeypatch):
+    isolated_cache.get_or_compute("demo", {"a": 1}, _compute_counting(tmp_path / "count"))
+    file = isolated_cache.path("demo", {"a": 1})
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("no room for a 320 MB entry")
+
+    monkeypatch.setattr(cache_module.np, "load", out_of_memory)
+    with pytest.raises(MemoryError):
+        isolated_cache.load("demo", {"a": 1})
+    monkeypatch.undo()
+    assert file.exists() and isolated_cache.load("demo", {"a": 1}).hit
 
 
 def test_failed_computation_leaves_no_entry(isolated_cache):
@@ -57,17 +101,112 @@ def test_failed_computation_leaves_no_entry(isolated_cache):
         isolated_cache.get_or_compute("demo", {"a": 3}, broken)
     assert not isolated_cache.path("demo", {"a": 3}).exists()
     assert isolated_cache.load("demo", {"a": 3}) is None
+    assert not list(isolated_cache.path("demo", {"a": 3}).parent.glob(".tmp-*"))
 
 
 def test_pickled_objects_are_refused(isolated_cache):
     with pytest.raises(TypeError, match="object"):
         isolated_cache.store("demo", {"a": 4}, {"bad": np.array([{"x": 1}], dtype=object)})
-    folder = isolated_cache.path("demo", {"a": 5})
-    folder.mkdir(parents=True)
-    np.savez(folder / "arrays.npz", bad=np.array([{"x": 1}], dtype=object))
-    (folder / "meta.json").write_text(json.dumps({"arrays_sha256": cache_module._file_sha256(folder / "arrays.npz")}))
+    file = isolated_cache.path("demo", {"a": 5})
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with open(file, "wb") as handle:
+        np.savez(handle, bad=np.array([{"x": 1}], dtype=object))
     assert isolated_cache.load("demo", {"a": 5}) is None  # allow_pickle=False refuses it; entry removed
-    assert not folder.exists()
+    assert not file.exists()
+
+
+def test_replace_is_one_atomic_step(isolated_cache, monkeypatch):
+    isolated_cache.store("ckpt", {"a": 1}, {"v": np.zeros(2)})
+    renames = []
+    real_replace = cache_module.os.replace
+    monkeypatch.setattr(cache_module.os, "rename", lambda *a: pytest.fail("store must not rename in two steps"))
+    monkeypatch.setattr(cache_module.os, "replace", lambda a, b: (renames.append(b), real_replace(a, b)))
+    isolated_cache.store("ckpt", {"a": 1}, {"v": np.ones(2)}, replace=True)
+    assert renames == [isolated_cache.path("ckpt", {"a": 1})]
+    np.testing.assert_array_equal(isolated_cache.load("ckpt", {"a": 1}).arrays["v"], np.ones(2))
+
+
+def test_stale_temporary_and_lock_files_are_cleaned(isolated_cache, tmp_path):
+    import os
+    import time
+
+    isolated_cache.store("demo", {"a": 1}, {"v": np.zeros(1)})
+    folder = isolated_cache.path("demo", {"a": 1}).parent
+    old_tmp, old_lock, fresh_tmp = folder / ".tmp-123-abc.npz", folder / ".deadbeef.lock", folder / ".tmp-9-new.npz"
+    for path in (old_tmp, old_lock, fresh_tmp):
+        path.write_bytes(b"x" * 1000)
+    past = time.time() - 2 * cache_module.STALE_SECONDS
+    os.utime(old_tmp, (past, past))
+    os.utime(old_lock, (past, past))
+    isolated_cache.store("demo", {"a": 2}, {"v": np.zeros(1)})
+    assert not old_tmp.exists() and not old_lock.exists() and fresh_tmp.exists()
+
+
+def test_clear_never_leaves_the_cache(tmp_path):
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("x")
+    cache = ResultsCache(tmp_path / "cache")
+    cache.store("demo", {"a": 1}, {"v": np.zeros(1)})
+    for name in ("..", "../precious", str(outside), "", ".hidden", "a/b"):
+        with pytest.raises(ValueError, match="name"):
+            cache.clear(name)
+    assert (outside / "keep.txt").exists()
+    cache.clear("demo")
+    assert cache.load("demo", {"a": 1}) is None
+    cache.store("demo", {"a": 1}, {"v": np.zeros(1)})
+    cache.clear()
+    assert cache.load("demo", {"a": 1}) is None and (outside / "keep.txt").exists()
+
+
+def test_a_read_only_cache_serves_hits_and_computes_misses_without_storing(tmp_path):
+    import os
+    import stat
+    import warnings
+
+    root = tmp_path / "shared"
+    cache = ResultsCache(root)
+    cache.store("demo", {"a": 1}, {"v": np.ones(2)})
+    for path in [root, *root.rglob("*")]:
+        mode = path.stat().st_mode
+        os.chmod(path, mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    try:
+        if os.access(root, os.W_OK):  # root ignores permission bits: nothing to test as root
+            pytest.skip("permission bits are not enforced for this user")
+        assert cache.get_or_compute("demo", {"a": 1}, lambda: pytest.fail("a hit must not compute")).hit
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            entry = cache.get_or_compute("demo", {"a": 2}, lambda: ({"v": np.zeros(3)}, {}))
+        assert not entry.hit and entry.arrays["v"].shape == (3,)
+        assert any(issubclass(w.category, cache_module.CacheNotWritableWarning) for w in caught)
+        assert issubclass(cache_module.CacheNotWritableWarning, UserWarning)
+    finally:
+        for path in [root, *root.rglob("*")]:
+            os.chmod(path, path.stat().st_mode | stat.S_IWUSR)
+
+
+def test_unwritable_lock_falls_back_to_an_unstored_result(isolated_cache, monkeypatch):
+    import errno
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(isolated_cache, "lock", read_only)
+    with pytest.warns(cache_module.CacheNotWritableWarning):
+        entry = isolated_cache.get_or_compute("demo", {"a": 7}, lambda: ({"v": np.arange(3)}, {"n": 3}))
+    assert not entry.hit and entry.info == {"n": 3}
+    assert isolated_cache.load("demo", {"a": 7}) is None
+
+
+def test_entries_are_readable_by_others_under_the_usual_umask(isolated_cache):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        isolated_cache.store("demo", {"a": 1}, {"v": np.zeros(1)})
+    finally:
+        os.umask(old)
+    assert isolated_cache.path("demo", {"a": 1}).stat().st_mode & 0o777 == 0o644
 
 
 def _fill(root, counter):
@@ -163,3 +302,42 @@ def test_code_version_skips_the_book_machinery():
 
     assert "audit.py" in cache_module.NON_NUMERICAL and "book/" in cache_module.NON_NUMERICAL
     assert "style.py" in cache_module.NON_NUMERICAL
+
+
+def test_cached_call_tells_lambdas_closures_and_edits_apart(isolated_cache):
+    a = np.arange(3.0)
+    assert np.array_equal(ebcore.cached_call(lambda x: x * 2, a), a * 2)
+    assert np.array_equal(ebcore.cached_call(lambda x: x * 3, a), a * 3)
+
+    def scaled(factor):
+        return lambda x: x * factor
+
+    assert np.array_equal(ebcore.cached_call(scaled(2.0), a), a * 2)
+    assert np.array_equal(ebcore.cached_call(scaled(5.0), a), a * 5)
+
+
+def test_cached_call_refuses_what_it_cannot_key(isolated_cache):
+    with pytest.raises(TypeError, match="Python function"):
+        ebcore.cached_call(np.add, np.arange(3.0), 1.0)
+    holder = object()
+    with pytest.raises(TypeError, match="captures"):
+        ebcore.cached_call(lambda x: x if holder else x, np.arange(3.0))
+    with pytest.raises(TypeError, match="callable"):
+        ebcore.cached_call(3, np.arange(3.0))
+
+
+def test_cached_call_key_follows_the_source(tmp_path):
+    import importlib.util
+
+    module_path = tmp_path / "user_module.py"
+
+    def load(body):
+        module_path.write_text(f"def f(x):\n    return {body}\n")
+        spec = importlib.util.spec_from_file_location("user_module", module_path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.f
+
+    first = cache_module.function_key(load("x * 2"))
+    assert cache_module.function_key(load("x * 2")) == first
+    assert cache_module.function_key(load("x * 3")) != first

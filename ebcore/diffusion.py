@@ -84,30 +84,40 @@ def one_d_prior(name: str) -> Prior:
     return GaussianMixture(np.array([[-1.5], [1.0]]), np.array([0.5, 0.5]), 0.3)
 
 
-def error_grid(prior_name: str, sigma, sizes, bandwidths, max_step, time, n_contexts: int, seed: int,
+def error_grid(prior_name: str, sigma, sizes, bandwidths, max_step, time, n_contexts, seed: int,
                schedule: bool = False):
     """Mean trajectory error (:func:`trajectory_error`) on a grid of token counts x bandwidths.
 
     ``bandwidths`` is one list used for every size, or with ``schedule=True`` one bandwidth per size.
-    Results go through the results cache. Returns ``(mean, standard_error)`` arrays shaped
-    ``(len(sizes), len(bandwidths))`` (``(len(sizes),)`` for a schedule).
+    ``n_contexts`` is one count for every size or one count per size (small contexts are cheap and
+    their errors noisy, so they can afford more). Results go through the results cache. Returns
+    ``(mean, standard_error)`` arrays shaped ``(len(sizes), len(bandwidths))`` (``(len(sizes),)``
+    for a schedule); the standard error is over contexts.
     """
     from .cache import cached
+    from .validation import check_int
 
     sizes = [int(v) for v in sizes]
     bands = [float(v) for v in np.asarray(bandwidths, dtype=np.float64).ravel()]
     if schedule and len(bands) != len(sizes):
         raise ValueError("with schedule=True, bandwidths must have one entry per size")
+    counts = np.atleast_1d(np.asarray(n_contexts))
+    if counts.ndim != 1 or len(counts) not in (1, len(sizes)):
+        raise ValueError(f"n_contexts must be one count or one count per size, got {n_contexts!r}")
+    counts = [check_int(c, "n_contexts", minimum=1) for c in counts.tolist()]
+    if len(counts) == 1:
+        counts = counts * len(sizes)
     config = {"prior": prior_name, "sigma": float(sigma), "sizes": sizes, "bandwidths": bands, "max_step": float(max_step),
-              "time": float(time), "n_contexts": int(n_contexts), "seed": int(seed), "schedule": bool(schedule)}
+              "time": float(time), "n_contexts": counts, "seed": int(seed), "schedule": bool(schedule)}
 
     def compute():
         prior = one_d_prior(prior_name)
-        pairs = list(zip(sizes, bands)) if schedule else [(n, h) for n in sizes for h in bands]
+        pairs = (list(zip(sizes, bands, counts)) if schedule
+                 else [(n, h, c) for n, c in zip(sizes, counts) for h in bands])
         means, ses = [], []
-        for index, (n, h) in enumerate(pairs):
+        for index, (n, h, contexts) in enumerate(pairs):
             errors = trajectory_error(prior, sigma, n, h, max_step, time, np.random.default_rng([seed, index]),
-                                      n_contexts)
+                                      contexts)
             means.append(errors.mean())
             ses.append(errors.std(ddof=1) / np.sqrt(len(errors)) if len(errors) > 1 else np.nan)
         return {"mean": np.array(means), "se": np.array(ses)}, {}

@@ -21,7 +21,7 @@ from .arrays import to_torch
 from .validation import check_array, check_positive, check_probability_weights
 
 __all__ = ["posterior_mean", "softmax_attention", "rbf_as_softmax", "linear_attention",
-           "smoothed_log_density", "SoftmaxForm"]
+           "smoothed_log_density", "SoftmaxForm", "logit_precision", "LOGIT_ERROR"]
 
 #: Bytes allowed for one chunk of attention logits (the memory bound of the kernels). On CPU, small
 #: enough that a chunk stays in the last-level cache between the matmul, the exp and the second
@@ -29,9 +29,18 @@ __all__ = ["posterior_mean", "softmax_attention", "rbf_as_softmax", "linear_atte
 CHUNK_BYTES = 8 * 2**20
 CUDA_CHUNK_BYTES = 256 * 2**20
 
-#: Below this kernel sum a row is recomputed with an explicit max-shift (see _rbf_attend_no_grad).
 _LOG2_E = 1.0 / math.log(2.0)
-_UNDERFLOW_GUARD = {torch.float32: math.exp(-40.0), torch.float64: math.exp(-600.0)}
+#: Keys whose logits bound each query's largest logit from below (see _rbf_expanded).
+_PROBE_KEYS = 32
+#: Dtypes of the fast no-grad path (half precisions go through the general softmax path).
+_FAST_DTYPES = (torch.float32, torch.float64)
+#: The largest absolute error allowed in a logit computed from expanded inner products,
+#: ``z.p/h^2 - |z|^2/2h^2 - |p|^2/2h^2``. That form cancels: its error is about
+#: ``eps * (|z - c|^2 + |p - c|^2) / h^2`` (``c`` the centre), which grows without bound as the
+#: bandwidth shrinks against the spread of the points. Above this bound the logits are computed
+#: in float64 or, beyond float64's reach too, from the coordinate differences themselves, whose
+#: error is relative to each distance (see :func:`logit_precision`).
+LOGIT_ERROR = 1e-3
 
 
 def _check_bandwidth(bandwidth, name="bandwidth"):
@@ -86,36 +95,80 @@ def _chunk_rows(n_keys: int, batch: int, itemsize: int, device=None) -> int:
     return max(1, budget // max(1, n_keys * batch * itemsize))
 
 
+def logit_precision(spread_sq: float, inv_h2: float, dtype: torch.dtype, dim: int) -> str:
+    """How to compute RBF logits accurately: ``"expanded"``, ``"expanded-float64"`` or ``"differences"``.
+
+    ``spread_sq`` bounds ``|z - c|^2 + |p - c|^2`` over queries and particles (``c`` the centre the
+    points are taken around), ``inv_h2`` is ``1/h^2`` and ``dim`` the points' dimension. The
+    expanded logit is a dot product of length ``dim + 2`` whose terms have absolute values summing
+    to at most ``spread_sq * inv_h2``, so its rounding error is at most
+    ``(dim + 2) eps spread_sq inv_h2`` (the standard bound for a floating-point dot product,
+    Higham 2002, section 3.1), times ``log2(e)`` for the base-2 logits. The expansion is used in
+    ``dtype`` when that bound is below :data:`LOGIT_ERROR`, in float64 when float64 gets it there,
+    and otherwise the logits come from ``|z - p|^2`` summed over coordinate differences, whose error
+    is relative to each distance (exact ties stay exact ties, so the limit ``h -> 0`` averages the
+    particles nearest to each query). A logit error of at most ``delta`` changes each normalised
+    weight by a factor within ``exp(+-2 delta)``, so the output moves by at most about
+    ``2 delta`` times the diameter of the points.
+    """
+    bound = (dim + 2) * _LOG2_E * spread_sq * inv_h2
+    if bound * torch.finfo(dtype).eps <= LOGIT_ERROR:
+        return "expanded"
+    if bound * torch.finfo(torch.float64).eps <= LOGIT_ERROR:
+        return "expanded-float64"
+    return "differences"
+
+
+def _squared_distances(q, k):
+    """``|q_i - k_j|^2`` from coordinate differences, ``(B, n, m)``: no cancellation between large terms."""
+    return (q.unsqueeze(2) - k.unsqueeze(1)).square().sum(-1)
+
+
 def _attend(queries, keys, values, scale, key_bias, center: bool):
     """softmax(scale * q.k + key_bias) @ values for batched tensors, chunked over queries.
 
     With ``center`` the chunk's query mean is subtracted from queries and keys, and the RBF key
     bias ``-|k - c|^2 * scale / 2`` is recomputed around it (``key_bias`` then holds only
     ``log w``): the softmax is unchanged (a per-row constant), but the dot products no longer
-    carry the common offset of the points, which is where float rounding would bite.
+    carry the common offset of the points, which is where float rounding would bite. Where the
+    bandwidth is so small against the points' spread that even the centred expansion loses the
+    logits (:func:`logit_precision`), they are computed from squared differences instead.
     """
-    batch, n_queries, _ = queries.shape
+    batch, n_queries, dim = queries.shape
     need_grad = torch.is_grad_enabled() and any(
         isinstance(t, torch.Tensor) and t.requires_grad for t in (queries, keys, values, scale, key_bias))
-    rows = _chunk_rows(keys.shape[1], batch, keys.element_size(), keys.device)
+    differences = False
+    if center:
+        with torch.no_grad():
+            inv_h2 = float((scale.detach() if isinstance(scale, torch.Tensor) else torch.as_tensor(scale)).max())
+            lo = torch.minimum(queries.amin(dim=(0, 1)), keys.amin(dim=(0, 1)))
+            hi = torch.maximum(queries.amax(dim=(0, 1)), keys.amax(dim=(0, 1)))
+            spread_sq = float(((hi - lo) ** 2).sum())
+        differences = logit_precision(2.0 * spread_sq, inv_h2, queries.dtype, dim) != "expanded"
+    rows = _chunk_rows(keys.shape[1] * (dim if differences else 1), batch, keys.element_size(), keys.device)
     outputs = []
     for start in range(0, n_queries, rows):
         q = queries[:, start:start + rows]
-        if center:
-            c = q.mean(dim=1, keepdim=True)
-            q = q - c
-            k = keys - c
-            bias = -0.5 * scale * (k * k).sum(-1)
+        if differences:
+            logits = -0.5 * scale * _squared_distances(q, keys)
             if key_bias is not None:
-                bias = bias + key_bias
+                logits = logits + key_bias.unsqueeze(1)
         else:
-            k, bias = keys, key_bias
-        if bias is None:
-            logits = torch.bmm(q, k.transpose(1, 2)) * scale
-        elif need_grad or isinstance(scale, torch.Tensor):
-            logits = torch.bmm(q, k.transpose(1, 2)) * scale + bias.unsqueeze(1)
-        else:
-            logits = torch.baddbmm(bias.unsqueeze(1), q, k.transpose(1, 2), alpha=scale)
+            if center:
+                c = q.mean(dim=1, keepdim=True)
+                q = q - c
+                k = keys - c
+                bias = -0.5 * scale * (k * k).sum(-1)
+                if key_bias is not None:
+                    bias = bias + key_bias
+            else:
+                k, bias = keys, key_bias
+            if bias is None:
+                logits = torch.bmm(q, k.transpose(1, 2)) * scale
+            elif need_grad or isinstance(scale, torch.Tensor):
+                logits = torch.bmm(q, k.transpose(1, 2)) * scale + bias.unsqueeze(1)
+            else:
+                logits = torch.baddbmm(bias.unsqueeze(1), q, k.transpose(1, 2), alpha=scale)
         if need_grad:
             out = torch.bmm(torch.softmax(logits, dim=-1), values)
         else:
@@ -130,27 +183,60 @@ def _rbf_attend_no_grad(queries, particles, inv_h2: float, log_w):
     """RBF attention without autograd, in three passes per chunk of queries.
 
     Around the particles' mean ``c`` the logit ``-|z - p|^2 / 2h^2`` is one inner product of augmented
-    vectors ``[z/h^2, -|z|^2/2h^2, 1] . [p, 1, -|p|^2/2h^2 + log w]``, which is <= max log w = 0 (the
-    weights are normalised to max 1), so ``exp`` cannot overflow and needs no max pass; appending a
-    column of ones to the values gives the normaliser from the same matmul. Rows whose kernel sum
-    falls below ``_UNDERFLOW_GUARD`` (queries far from every particle compared with h) are recomputed
-    with the max-shift, so tiny bandwidths still give the nearest particle.
+    vectors ``[z/h^2, -|z|^2/2h^2, 1] . [p, 1, -|p|^2/2h^2 + log w]``; appending a column of ones to
+    the values gives the normaliser from the same matmul. Those logits are at most 0 (the weights
+    are normalised to max 1), so ``exp`` cannot overflow; where a chunk's sums could underflow, each
+    query's largest logit is subtracted first (the log-sum-exp shift), so the largest weight is 1
+    whatever the bandwidth. The expansion cancels when the bandwidth is small against the
+    points' spread, so :func:`logit_precision` decides per call whether the logits are computed in
+    the input dtype, in float64, or from coordinate differences; the result is cast back.
     """
-    batch, n_queries, dim = queries.shape
-    n_keys = particles.shape[1]
-    dtype, device = queries.dtype, queries.device
-    per_context = _chunk_rows(n_keys, 1, particles.element_size(), particles.device)
+    out_dtype = queries.dtype
+    centre = particles.mean(dim=1, keepdim=True)
+    p_all = particles - centre
+    spread_sq = float(p_all.square().sum(-1).max()) + float((queries - centre).square().sum(-1).max())
+    mode = logit_precision(spread_sq, inv_h2, out_dtype, queries.shape[-1])
+    if mode != "expanded":
+        queries, p_all, centre = queries.double(), p_all.double(), centre.double()
+        log_w = None if log_w is None else log_w.double()
+    if mode == "differences":
+        result = _rbf_from_differences(queries - centre, p_all, inv_h2, log_w)
+    else:
+        result = _rbf_expanded(queries - centre, p_all, inv_h2, log_w)
+    return (result + centre).to(out_dtype)
+
+
+def _rbf_from_differences(z_all, p_all, inv_h2: float, log_w):
+    """Base-e logits ``-|z - p|^2 / 2h^2 + log w`` from differences, max-shifted, chunked."""
+    batch, n_queries, dim = z_all.shape
+    rows = _chunk_rows(p_all.shape[1] * dim, 1, p_all.element_size(), p_all.device)
+    result = torch.empty_like(z_all)
+    for b in range(batch):
+        for start in range(0, n_queries, rows):
+            z = z_all[b:b + 1, start:start + rows]
+            logits = _squared_distances(z, p_all[b:b + 1]).mul_(-0.5 * inv_h2)
+            if log_w is not None:
+                logits.add_(log_w[b:b + 1].unsqueeze(1))
+            logits.sub_(logits.amax(dim=-1, keepdim=True)).exp_()
+            result[b:b + 1, start:start + z.shape[1]] = torch.bmm(logits, p_all[b:b + 1]).div_(
+                logits.sum(dim=-1, keepdim=True))
+    return result
+
+
+def _rbf_expanded(z_all, p_all, inv_h2: float, log_w):
+    batch, n_queries, dim = z_all.shape
+    n_keys = p_all.shape[1]
+    dtype, device = z_all.dtype, z_all.device
+    per_context = _chunk_rows(n_keys, 1, p_all.element_size(), p_all.device)
     # Chunks hold whole contexts when they fit (many small contexts share one batched matmul),
     # otherwise blocks of query rows of one context; either way one buffer of the chunk budget.
     rows = min(per_context, n_queries)
     group = max(1, per_context // n_queries) if per_context >= n_queries else 1
-    guard = _UNDERFLOW_GUARD[dtype]
-    # centre each context on its particles' mean: a common offset of all points then costs no precision
-    centre = particles.mean(dim=1, keepdim=True)
-    p_all = particles - centre
     key_col = -0.5 * inv_h2 * (p_all * p_all).sum(-1, keepdim=True)
     if log_w is not None:
         key_col = key_col + (log_w - log_w.amax(dim=1, keepdim=True)).unsqueeze(-1)
+    # base-2 exponent below which a sum of weights could lose precision or underflow
+    floor = -100.0 if dtype == torch.float32 else -1000.0
     ones_k = torch.ones((batch, n_keys, 1), dtype=dtype, device=device)
     # Transposed layout (keys along rows): both matmuls then have a long inner or outer dimension,
     # which BLAS handles far better than an N x M by M x (d + 1) product with small d. Base-2 logits:
@@ -158,25 +244,27 @@ def _rbf_attend_no_grad(queries, particles, inv_h2: float, log_w):
     keys_aug = torch.cat([p_all, ones_k, key_col], dim=2).mul_(_LOG2_E)                  # (B, M, d + 2)
     values_aug_t = torch.cat([p_all, ones_k], dim=2).transpose(1, 2).contiguous()        # (B, d + 1, M)
     buffer = torch.empty((min(group, batch), n_keys, rows), dtype=dtype, device=device)
-    result = torch.empty_like(queries)
+    result = torch.empty_like(z_all)
     for b0 in range(0, batch, group):
         b1 = min(batch, b0 + group)
         for start in range(0, n_queries, rows):
-            z = queries[b0:b1, start:start + rows] - centre[b0:b1]                       # (g, r, d)
+            z = z_all[b0:b1, start:start + rows]                                          # (g, r, d)
             n_rows = z.shape[1]
             query_aug_t = torch.cat([z * inv_h2, -0.5 * inv_h2 * (z * z).sum(-1, keepdim=True),
                                      torch.ones((b1 - b0, n_rows, 1), dtype=dtype, device=device)],
                                     dim=2).transpose(1, 2).contiguous()                   # (g, d + 2, r)
             logits_t = buffer[:b1 - b0, :, :n_rows]
             torch.bmm(keys_aug[b0:b1], query_aug_t, out=logits_t)
+            # The true logits are <= 0 and their error is below LOGIT_ERROR, so exp2 cannot overflow;
+            # it can underflow, when every particle is far from a query. The largest logit of a few
+            # keys bounds each query's largest logit from below: when that bound keeps every sum far
+            # from underflow, the shift is not needed (the common case, no extra pass); otherwise the
+            # chunk is shifted by its rows' largest logits before exp2 (the log-sum-exp shift).
+            if float(logits_t[:, :_PROBE_KEYS].amax(dim=1).min()) < floor:
+                logits_t.sub_(logits_t.amax(dim=1, keepdim=True))
             logits_t.exp2_()
             summed = torch.bmm(values_aug_t[b0:b1], logits_t)                             # (g, d + 1, r)
-            denominator = summed[:, dim]
-            out = (summed[:, :dim] / denominator.unsqueeze(1)).transpose(1, 2)            # (g, r, d)
-            for g, r in (denominator < guard).nonzero().tolist():
-                logits = p_all[b0 + g] @ z[g, r] * inv_h2 + key_col[b0 + g, :, 0]
-                out[g, r] = torch.softmax(logits, dim=0) @ p_all[b0 + g]
-            result[b0:b1, start:start + n_rows] = out + centre[b0:b1]
+            result[b0:b1, start:start + n_rows] = (summed[:, :dim] / summed[:, dim:]).transpose(1, 2)
     return result
 
 
@@ -225,7 +313,7 @@ def posterior_mean(queries, particles, bandwidth, weights=None):
         log_w = None
     need_grad = torch.is_grad_enabled() and any(
         isinstance(t, torch.Tensor) and t.requires_grad for t in (q, p, w, h))
-    if not need_grad and q.dtype in _UNDERFLOW_GUARD:
+    if not need_grad and q.dtype in _FAST_DTYPES:
         out = _rbf_attend_no_grad(q, p, 1.0 / float(h) ** 2, log_w)
     else:
         out = _attend(q, p, p, 1.0 / (h * h), log_w, center=True)

@@ -184,3 +184,81 @@ def test_bad_input_is_named(rng, call, match):
     q, p = rng.standard_normal((4, 3)), rng.standard_normal((6, 3))
     with pytest.raises((ValueError, TypeError), match=match):
         call(q, p)
+
+
+# --- the nearest-particle limit and the precision of the logits, for every bandwidth ------------------
+
+
+def _reference(q, p, h):
+    """float64 posterior mean from coordinate differences with the log-sum-exp shift (no cancellation)."""
+    q, p = np.asarray(q, np.float64), np.asarray(p, np.float64)
+    logits = -((q[:, None, :] - p[None]) ** 2).sum(-1) / (2 * h * h)
+    w = np.exp(logits - logits.max(1, keepdims=True))
+    return (w @ p) / w.sum(1, keepdims=True)
+
+
+def _bound(q, p, dtype):
+    """What kernel.logit_precision guarantees: 2 * LOGIT_ERROR times the points' diameter, plus rounding."""
+    from ebcore.kernel import LOGIT_ERROR
+
+    allp = np.concatenate([np.asarray(q, np.float64), np.asarray(p, np.float64)])
+    diameter = np.linalg.norm(allp.max(0) - allp.min(0))
+    return 2.2 * LOGIT_ERROR * diameter + 64 * np.finfo(dtype).eps * (np.abs(allp).max() + diameter)
+
+
+BANDWIDTHS = [1e-8, 1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4, 1e8]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("autograd", [False, True])
+@pytest.mark.parametrize("h", BANDWIDTHS)
+def test_every_bandwidth_coincident_queries(dtype, autograd, h):
+    # queries equal to particles: the call particle_flow and two_stage_denoise make at every layer
+    y = np.array([[.3, -.7], [.9, .1], [-.2, .4], [.31, -.7]], dtype)
+    if autograd:
+        out = ebcore.posterior_mean(torch.tensor(y, requires_grad=True), torch.tensor(y), h).detach().numpy()
+    else:
+        out = ebcore.posterior_mean(y, y, h)
+    assert np.isfinite(out).all()
+    assert np.abs(out - _reference(y, y, h)).max() <= _bound(y, y, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("autograd", [False, True])
+@pytest.mark.parametrize("h", BANDWIDTHS)
+def test_every_bandwidth_two_far_clouds(dtype, autograd, h):
+    # two clouds 1e3 apart: in float32 the expanded logits cancel badly unless handled
+    gen = np.random.default_rng(3)
+    a = gen.standard_normal((40, 3))
+    p = np.concatenate([a, a[:20] + 1e3]).astype(dtype)
+    q = (p + 1e-3 * gen.standard_normal(p.shape)).astype(dtype)
+    if autograd:
+        out = ebcore.posterior_mean(torch.tensor(q, requires_grad=True), torch.tensor(p), h).detach().numpy()
+    else:
+        out = ebcore.posterior_mean(q, p, h)
+    assert np.isfinite(out).all()
+    reference = _reference(q, p, h)
+    error = np.abs(out - reference).max(1)
+    # the guarantee is global; where the kernel is sharp (h small), each query must also keep its
+    # own nearest particle, which is what the expanded float32 logits used to lose
+    assert error.max() <= _bound(q, p, dtype)
+    if h <= 1e-4:
+        nearest = p[((q[:, None] - p[None]) ** 2).sum(-1).argmin(1)]
+        assert np.abs(out - nearest).max() <= 64 * np.finfo(dtype).eps * 1e3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exactly_equal_distances_are_averaged_in_the_limit(dtype):
+    p = np.array([[0.0, 0.0], [2.0, 0.0], [1.0, 5.0]], dtype)
+    q = np.array([[1.0, 0.0]], dtype)  # equidistant from the first two
+    for h in (1e-8, 1e-4, 1e-2):
+        np.testing.assert_allclose(ebcore.posterior_mean(q, p, h), [[1.0, 0.0]], atol=1e-6)
+
+
+def test_precision_modes_follow_the_rounding_bound():
+    from ebcore.kernel import logit_precision
+
+    assert logit_precision(80.0, 1.0, torch.float32, 16) == "expanded"          # the benchmark's regime
+    assert logit_precision(1e6, 1e4, torch.float32, 2) == "expanded-float64"    # spread 1e3 h in float32
+    assert logit_precision(1.0, 1e16, torch.float64, 2) == "differences"        # h = 1e-8
+    assert logit_precision(1.0, 1e16, torch.float32, 2) == "differences"

@@ -52,6 +52,9 @@ def to_torch(**arrays) -> tuple[list, Callable]:
             "mixed numpy and torch inputs: "
             f"{', '.join(np_names)} numpy but {', '.join(t_names)} torch; pass all arrays of one kind"
         )
+    for name, value in arrays.items():
+        if isinstance(value, np.ndarray) and value.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be a numeric array, got dtype {value.dtype}")
     caller_numpy = "numpy" in kinds.values()
     tensors = [
         None if v is None else (torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .dynamics import particle_flow
 from .priors import Gaussian, Prior
-from .validation import check_array, check_positive
+from .validation import check_array, check_positive, check_scale
 
 __all__ = ["probability_flow_ode", "trajectory_error", "ONE_D_PRIORS", "one_d_prior", "error_grid",
            "gaussian_meanfield_bias"]
@@ -29,7 +29,7 @@ def probability_flow_ode(prior: Prior, y, sigma, time, rtol: float = 1e-10):
     from scipy.integrate import solve_ivp
 
     check_array(y, "y", ndim=2)
-    s = check_positive(sigma, "sigma")
+    s = check_scale(sigma, "sigma")
     t_end = check_positive(time, "time")
     if t_end >= s * s / 2:
         raise ValueError(f"time must be < sigma**2 / 2 = {s * s / 2}, got {t_end}")
@@ -56,8 +56,15 @@ def trajectory_error(prior: Prior, sigma, n_tokens: int, bandwidth, max_step, ti
     """
     from .seeding import as_generator
 
+    from .validation import check_int
+
+    if not isinstance(prior, Prior):
+        raise TypeError(f"prior must be an ebcore.priors.Prior, got {type(prior).__name__}")
     gen = as_generator(rng)
-    h = check_positive(bandwidth, "bandwidth")
+    sigma = check_scale(sigma, "sigma")
+    n_tokens = check_int(n_tokens, "n_tokens", minimum=1)
+    n_contexts = check_int(n_contexts, "n_contexts", minimum=1)
+    h = check_scale(bandwidth, "bandwidth")
     eta_max = check_positive(max_step, "max_step")
     reached = check_positive(time, "time")
     layers = max(1, int(np.ceil(reached / (eta_max * h * h) - 1e-12)))
@@ -95,10 +102,22 @@ def error_grid(prior_name: str, sigma, sizes, bandwidths, max_step, time, n_cont
     for a schedule); the standard error is over contexts.
     """
     from .cache import cached
-    from .validation import check_int
+    from .validation import check_choice, check_int, check_int_sequence
 
-    sizes = [int(v) for v in sizes]
-    bands = [float(v) for v in np.asarray(bandwidths, dtype=np.float64).ravel()]
+    # validated before the key is built: a key names exactly what is computed
+    check_choice(prior_name, "prior_name", ONE_D_PRIORS)
+    sigma = check_scale(sigma, "sigma")
+    sizes = check_int_sequence(sizes, "sizes", minimum=2)
+    if isinstance(bandwidths, (str, bytes)) or not hasattr(bandwidths, "__len__"):
+        raise TypeError(f"bandwidths must be a sequence of numbers, got {type(bandwidths).__name__}")
+    bands = [check_scale(v, f"bandwidths[{i}]") for i, v in enumerate(np.asarray(bandwidths).ravel().tolist())]
+    if not bands:
+        raise ValueError("bandwidths must not be empty")
+    max_step = check_positive(max_step, "max_step")
+    time = check_positive(time, "time")
+    seed = check_int(seed, "seed", minimum=0)
+    if not isinstance(schedule, bool):
+        raise TypeError(f"schedule must be a bool, got {type(schedule).__name__}")
     if schedule and len(bands) != len(sizes):
         raise ValueError("with schedule=True, bandwidths must have one entry per size")
     counts = np.atleast_1d(np.asarray(n_contexts))
@@ -107,8 +126,8 @@ def error_grid(prior_name: str, sigma, sizes, bandwidths, max_step, time, n_cont
     counts = [check_int(c, "n_contexts", minimum=1) for c in counts.tolist()]
     if len(counts) == 1:
         counts = counts * len(sizes)
-    config = {"prior": prior_name, "sigma": float(sigma), "sizes": sizes, "bandwidths": bands, "max_step": float(max_step),
-              "time": float(time), "n_contexts": counts, "seed": int(seed), "schedule": bool(schedule)}
+    config = {"prior": prior_name, "sigma": sigma, "sizes": sizes, "bandwidths": bands, "max_step": max_step,
+              "time": time, "n_contexts": counts, "seed": seed, "schedule": schedule}
 
     def compute():
         prior = one_d_prior(prior_name)
@@ -137,7 +156,7 @@ def gaussian_meanfield_bias(prior_variance, sigma, bandwidth, time) -> float:
     """
     from .horizon import gaussian_variance_ode
 
-    v0 = check_positive(prior_variance, "prior_variance") + check_positive(sigma, "sigma") ** 2
+    v0 = check_positive(prior_variance, "prior_variance") + check_scale(sigma, "sigma") ** 2
     t = check_positive(time, "time")
     if t >= (v0 - prior_variance) / 2:
         raise ValueError("time must be < sigma**2 / 2")

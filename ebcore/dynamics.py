@@ -17,7 +17,7 @@ import torch
 
 from .arrays import to_torch
 from .kernel import _chunk_rows, posterior_mean, smoothed_log_density
-from .validation import check_array, check_int, check_nonnegative, check_positive
+from .validation import check_array, check_int, check_nonnegative, check_positive, check_scale
 
 __all__ = ["particle_flow", "energy", "query_energy", "two_stage_denoise", "flow_time", "flow_depth",
            "stage_one_velocity", "euler_error_against_ode", "two_stage_sweep"]
@@ -25,6 +25,8 @@ __all__ = ["particle_flow", "energy", "query_energy", "two_stage_denoise", "flow
 
 def _check_tokens(tokens, name="tokens"):
     check_array(tokens, name, ndim=(2, 3))
+    if tokens.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{name} must be float32 or float64, got {tokens.dtype}")
     return tokens
 
 
@@ -50,7 +52,7 @@ def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = Fals
     """
     (p,), back = to_torch(tokens=tokens)
     _check_tokens(p)
-    h = check_positive(bandwidth, "bandwidth")
+    h = check_scale(bandwidth, "bandwidth")
     eta = check_nonnegative(step, "step")
     layers = check_int(depth, "depth", minimum=0)
     trajectory = [p] if return_trajectory else None
@@ -73,7 +75,7 @@ def energy(tokens, bandwidth):
     """
     (p,), back = to_torch(tokens=tokens)
     _check_tokens(p)
-    h = check_positive(bandwidth, "bandwidth")
+    h = check_scale(bandwidth, "bandwidth")
     batched = p.ndim == 3
     if not batched:
         p = p.unsqueeze(0)
@@ -95,7 +97,7 @@ def query_energy(z, tokens, bandwidth):
     :math:`A_h(z) = z - \nabla E_q(z)` ({prf:ref}`prop-query-energy`). Shape (M,) or (B, M).
     """
     (q, p), back = to_torch(z=z, tokens=tokens)
-    h = check_positive(bandwidth, "bandwidth")
+    h = check_scale(bandwidth, "bandwidth")
     _check_tokens(p)
     log_density = smoothed_log_density(q, p, h)  # validates shapes
     d = q.shape[-1]
@@ -113,7 +115,7 @@ def two_stage_denoise(noisy_tokens, bandwidth, step, depth, query_bandwidth):
     """
     (y,), back = to_torch(noisy_tokens=noisy_tokens)
     _check_tokens(y, "noisy_tokens")
-    hq = check_positive(query_bandwidth, "query_bandwidth")
+    hq = check_scale(query_bandwidth, "query_bandwidth")
     refined = particle_flow(y, bandwidth, step, depth)
     return back(posterior_mean(y, refined, hq))
 
@@ -121,9 +123,13 @@ def two_stage_denoise(noisy_tokens, bandwidth, step, depth, query_bandwidth):
 def flow_time(step, bandwidth, depth) -> float:
     r"""Continuous time reached after ``depth`` layers: :math:`t = \text{depth}\cdot\eta h^2`."""
     eta = check_positive(step, "step")
-    h = check_positive(bandwidth, "bandwidth")
+    h = check_scale(bandwidth, "bandwidth")
     layers = check_int(depth, "depth", minimum=0)
     return layers * eta * h * h
+
+
+#: The most layers :func:`flow_depth` returns: a depth beyond it is a mistake in the arguments, not a flow.
+MAX_LAYERS = 1e9
 
 
 def flow_depth(step, bandwidth, time) -> int:
@@ -131,14 +137,19 @@ def flow_depth(step, bandwidth, time) -> int:
     integer (halves round up), so ``flow_time(step, h, flow_depth(step, h, t))`` is within half a
     layer, :math:`\eta h^2/2`, of ``t``."""
     eta = check_positive(step, "step")
-    h = check_positive(bandwidth, "bandwidth")
+    h = check_scale(bandwidth, "bandwidth")
     t = check_nonnegative(time, "time")
-    return int(math.floor(t / (eta * h * h) + 0.5))
+    unit = eta * h * h  # continuous time per layer
+    layers = t / unit if unit > 0 else math.inf
+    if not layers <= MAX_LAYERS:
+        raise ValueError(f"time / (step * bandwidth**2) must be at most {MAX_LAYERS:g} layers, got {layers:.3g} "
+                         f"(time={t!r}, step={eta!r}, bandwidth={h!r})")
+    return int(math.floor(layers + 0.5))
 
 
 def stage_one_velocity(tokens, bandwidth):
     r"""The Stage 1 ODE's velocity :math:`(A_h(p_i) - p_i)/h^2 = \nabla\log(\mu_N * \varphi_h)(p_i)`."""
-    h = check_positive(bandwidth, "bandwidth")
+    h = check_scale(bandwidth, "bandwidth")
     return (posterior_mean(tokens, tokens, h) - tokens) / (h * h)
 
 
@@ -154,7 +165,7 @@ def euler_error_against_ode(tokens, bandwidth, steps, time, rtol: float = 1e-11)
     check_array(tokens, "tokens", ndim=2)
     if not isinstance(tokens, np.ndarray):
         raise TypeError("tokens must be a numpy array here")
-    h = check_positive(bandwidth, "bandwidth")
+    h = check_scale(bandwidth, "bandwidth")
     t_end = check_positive(time, "time")
     steps = np.asarray(steps, dtype=np.float64)
     if steps.ndim != 1 or len(steps) == 0 or not np.isfinite(steps).all() or (steps <= 0).any():
@@ -183,7 +194,7 @@ def two_stage_sweep(noisy_tokens, bandwidth, step, depth, query_bandwidth):
     """
     (y,), back = to_torch(noisy_tokens=noisy_tokens)
     _check_tokens(y, "noisy_tokens")
-    hq = check_positive(query_bandwidth, "query_bandwidth")
+    hq = check_scale(query_bandwidth, "query_bandwidth")
     trajectory = particle_flow(y, bandwidth, step, depth, return_trajectory=True)
     layers = trajectory.shape[0]
     flat_particles = trajectory.reshape(-1, *y.shape[-2:])

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import special
 
 from .dynamics import flow_depth
-from .validation import check_int, check_nonnegative, check_positive
+from .validation import check_int, check_nonnegative, check_positive, check_scale
 
 __all__ = ["gaussian_horizon", "gaussian_depth", "gaussian_variance_ode", "gaussian_variance_layers", "exact_step"]
 
@@ -20,7 +20,7 @@ __all__ = ["gaussian_horizon", "gaussian_depth", "gaussian_variance_ode", "gauss
 def gaussian_horizon(sigma, bandwidth, prior_variance) -> float:
     r""":math:`T^*(\sigma, h, s_0^2) = \tfrac12[\sigma^2 + h^2 \log(1 + \sigma^2/s_0^2)]`; as
     :math:`h \to 0` it tends to :math:`\sigma^2/2`, the horizon of the reverse heat flow."""
-    s = check_positive(sigma, "sigma")
+    s = check_scale(sigma, "sigma")
     h = check_nonnegative(bandwidth, "bandwidth")
     v = check_positive(prior_variance, "prior_variance")
     return 0.5 * (s * s + h * h * np.log1p(s * s / v))
@@ -36,7 +36,7 @@ def gaussian_variance_ode(initial_variance, bandwidth, time):
     i.e. :math:`v = h^2\, \omega\bigl((v_0 + h^2\log v_0 - 2t)/h^2 - \log h^2\bigr)` with Wright's omega
     function (:math:`\omega + \log\omega = z`). ``time`` may be an array; returns an array."""
     v0 = check_positive(initial_variance, "initial_variance")
-    h = check_positive(bandwidth, "bandwidth")
+    h = check_scale(bandwidth, "bandwidth")
     t = np.asarray(time, dtype=np.float64)
     if not np.isfinite(t).all() or (t < 0).any():
         raise ValueError("time must be finite and >= 0")
@@ -52,7 +52,7 @@ def gaussian_variance_layers(initial_variance, bandwidth, step, depth):
     mean is linear), so :math:`v_{k+1} = v_k\,(1 - \eta h^2/(v_k + h^2))^2`.
     """
     v = check_positive(initial_variance, "initial_variance")
-    h = check_positive(bandwidth, "bandwidth")
+    h = check_scale(bandwidth, "bandwidth")
     eta = check_nonnegative(step, "step")
     layers = check_int(depth, "depth", minimum=0)
     out = np.empty(layers + 1)
@@ -74,8 +74,8 @@ def exact_step(sigma, bandwidth, prior_variance, depth) -> float:
     """
     from scipy.optimize import brentq
 
-    s = check_positive(sigma, "sigma")
-    h = check_positive(bandwidth, "bandwidth")
+    s = check_scale(sigma, "sigma")
+    h = check_scale(bandwidth, "bandwidth")
     s0_sq = check_positive(prior_variance, "prior_variance")
     layers = check_int(depth, "depth", minimum=1)
     v0 = s0_sq + s * s

@@ -20,7 +20,7 @@ import torch
 from .kernel import linear_attention, posterior_mean, softmax_attention
 from .priors import Gaussian, Prior
 from .seeding import as_generator
-from .validation import check_choice, check_int, check_positive
+from .validation import check_choice, check_int, check_positive, check_scale
 
 __all__ = ["ESTIMATORS", "TASKS", "predecessor_task", "predecessor_excess_curves", "in_context_estimate", "ExcessCurve", "excess_mse_curve", "softmax_gaussian_limit",
            "softmax_excess_floor", "linear_attention_excess"]
@@ -31,7 +31,7 @@ ESTIMATORS = ("rbf", "softmax", "linear")
 def in_context_estimate(estimator: str, queries, context, sigma, prior_variance: float | None = None):
     """Apply one read-out to queries (B, Q, n) against clean contexts (B, L, n)."""
     check_choice(estimator, "estimator", ESTIMATORS)
-    s = check_positive(sigma, "sigma")
+    s = check_scale(sigma, "sigma")
     if estimator == "rbf":
         return posterior_mean(queries, context, s)
     if estimator == "softmax":
@@ -58,7 +58,7 @@ def excess_mse_curve(prior: Prior, sigma, estimator: str, context_sizes, n_conte
     ``n_queries`` fresh noisy queries each are drawn; the per-context averages give the mean and
     its standard error. The contexts are processed as one batch.
     """
-    s = check_positive(sigma, "sigma")
+    s = check_scale(sigma, "sigma")
     check_choice(estimator, "estimator", ESTIMATORS)
     sizes = np.asarray(context_sizes, dtype=np.int64)
     if sizes.ndim != 1 or len(sizes) == 0 or (sizes < 1).any():
@@ -91,7 +91,7 @@ def softmax_gaussian_limit(prior_variance, sigma) -> float:
     the Bayes slope :math:`s_0^2/(s_0^2 + \sigma^2)`.
     """
     v = check_positive(prior_variance, "prior_variance")
-    s = check_positive(sigma, "sigma")
+    s = check_scale(sigma, "sigma")
     return v / s**2
 
 
@@ -102,7 +102,7 @@ def softmax_excess_floor(prior_variance, sigma, rank: int) -> float:
     with :math:`a = s_0^2/\sigma^2`, :math:`b = s_0^2/(s_0^2+\sigma^2)` ({prf:ref}`prop-softmax-tilt`).
     """
     v = check_positive(prior_variance, "prior_variance")
-    s = check_positive(sigma, "sigma")
+    s = check_scale(sigma, "sigma")
     r = check_int(rank, "rank", minimum=1)
     return r * v**4 / (s**4 * (v + s**2))
 
@@ -111,7 +111,7 @@ def linear_attention_excess(prior_variance, sigma, rank: int, context_size: int)
     r"""Exact excess risk of the linear read-out for :math:`N(0, s_0^2 P)` at context size L:
     :math:`r (r + 1) s_0^4 / (L (s_0^2 + \sigma^2))` ({prf:ref}`prop-linear-attention-subspace`)."""
     v = check_positive(prior_variance, "prior_variance")
-    s = check_positive(sigma, "sigma")
+    s = check_scale(sigma, "sigma")
     r = check_int(rank, "rank", minimum=1)
     size = check_int(context_size, "context_size", minimum=1)
     return r * (r + 1) * v**2 / (size * (v + s**2))
@@ -148,9 +148,15 @@ def predecessor_excess_curves(context_sizes, n_contexts: int, n_queries: int, se
     """
     from .cache import cached
 
-    sizes = [int(v) for v in np.asarray(context_sizes).ravel()]
-    config = {"sizes": sizes, "n_contexts": int(n_contexts), "n_queries": int(n_queries), "seed": int(seed),
-              "n": int(n)}
+    from .validation import check_int_sequence
+
+    # validated first: the key must name exactly what is computed (2.9 contexts is an error, not 2)
+    sizes = check_int_sequence(context_sizes, "context_sizes", minimum=2)
+    n_contexts = check_int(n_contexts, "n_contexts", minimum=2)
+    n_queries = check_int(n_queries, "n_queries", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    n = check_int(n, "n", minimum=1)
+    config = {"sizes": sizes, "n_contexts": n_contexts, "n_queries": n_queries, "seed": seed, "n": n}
 
     def compute():
         arrays = {}

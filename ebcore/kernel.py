@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .arrays import to_torch
-from .validation import check_array, check_positive, check_probability_weights
+from .validation import check_array, check_positive, check_scale, check_probability_weights
 
 __all__ = ["posterior_mean", "softmax_attention", "rbf_as_softmax", "linear_attention",
            "smoothed_log_density", "SoftmaxForm", "logit_precision", "LOGIT_ERROR"]
@@ -44,7 +44,7 @@ LOGIT_ERROR = 1e-3
 
 
 def _check_bandwidth(bandwidth, name="bandwidth"):
-    check_positive(bandwidth, name)
+    check_scale(bandwidth, name)
     return bandwidth
 
 
@@ -333,6 +333,8 @@ def softmax_attention(queries, keys, values, scale, key_bias=None):
     key_bias : array, shape (M,) or (B, M), optional
         A per-key additive bias on the logits.
     """
+    if values is None:
+        raise TypeError("values must be a numpy array or a torch tensor, got NoneType")
     (q, k, v, b), back = to_torch(queries=queries, keys=keys, values=values, key_bias=key_bias)
     batched = _as_batched(q, k, v, "queries", "keys", "values")
     check_positive(scale, "scale")
@@ -373,7 +375,7 @@ def rbf_as_softmax(queries, particles, bandwidth, weights=None) -> SoftmaxForm:
     """
     (q, p, w), back = to_torch(queries=queries, particles=particles, weights=weights)
     batched = _as_batched(q, p, None, "queries", "particles", None)
-    h = check_positive(bandwidth, "bandwidth")
+    h = check_scale(bandwidth, "bandwidth")
     _check_weights(w, p, batched)
     bias = -0.5 * (p * p).sum(-1) / h**2
     if w is not None:

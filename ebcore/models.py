@@ -20,7 +20,7 @@ from torch import nn
 from .cache import array_digest
 from .priors import Prior
 from .seeding import as_generator
-from .validation import check_array, check_choice, check_int, check_positive
+from .validation import check_array, check_choice, check_int, check_positive, check_scale
 
 __all__ = ["ATTENTION_KERNELS", "AttentionDenoiser", "OneLayerDenoiser", "CorruptionTask", "CleanContextTask",
            "family_task", "predecessor_family_task", "build", "train_many", "scaled_identity_fit", "attention_invariants",
@@ -90,9 +90,9 @@ class AttentionDenoiser(nn.Module):
         connection. With the Gaussian kernel it computes
         ``ebcore.two_stage_denoise(y, bandwidth, step, depth, query_bandwidth)`` ({prf:ref}`thm-stage-two`).
         """
-        h = check_positive(bandwidth, "bandwidth")
+        h = check_scale(bandwidth, "bandwidth")
         eta = check_positive(step, "step")
-        hq = check_positive(query_bandwidth, "query_bandwidth")
+        hq = check_scale(query_bandwidth, "query_bandwidth")
         model = cls(dim, depth, kernel=kernel, tied=tied, skip=True, dtype=dtype)
         eye = torch.eye(model.dim, dtype=dtype)
         with torch.no_grad():
@@ -151,8 +151,12 @@ class OneLayerDenoiser(nn.Module):
         return f"dim={self.dim}, attention={self.attention!r}"
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        if not isinstance(tokens, torch.Tensor) or tokens.ndim != 3 or tokens.shape[-1] != self.dim:
-            raise ValueError(f"tokens must be a tensor of shape (B, L + 1, {self.dim})")
+        if not isinstance(tokens, torch.Tensor):
+            raise TypeError(f"tokens must be a torch tensor, got {type(tokens).__name__}")
+        if tokens.ndim != 3 or tokens.shape[-1] != self.dim or tokens.shape[1] < 2:
+            raise ValueError(f"tokens must have shape (B, L + 1, {self.dim}) with L >= 1, got {tuple(tokens.shape)}")
+        if tokens.dtype != self.key_query.dtype:
+            raise TypeError(f"tokens must have dtype {self.key_query.dtype} (the model's), got {tokens.dtype}")
         context, query = tokens[:, :-1], tokens[:, -1]
         scores = context @ (self.key_query @ query.unsqueeze(-1))  # (B, L, 1)
         if self.attention == "softmax":
@@ -183,7 +187,7 @@ class CorruptionTask:
         if not isinstance(prior, Prior) and not callable(prior):
             raise TypeError(f"prior must be an ebcore.priors.Prior or a callable rng -> Prior, got {type(prior).__name__}")
         self.prior = prior
-        self.sigma = check_positive(sigma, "sigma")
+        self.sigma = check_scale(sigma, "sigma")
         self.n_tokens = check_int(n_tokens, "n_tokens", minimum=2)
         counts = tuple(check_int(c, "n_contexts", minimum=1) for c in n_contexts)
         if len(counts) != 3:
@@ -284,6 +288,13 @@ def _build(kind: str, task_options: dict, model_options: dict):
 
 def build(job: dict):
     """The task and the freshly initialised model of a training job (see :func:`train_many`)."""
+    if not isinstance(job, dict):
+        raise TypeError(f"job must be a dict, got {type(job).__name__}")
+    if "kind" not in job:
+        raise ValueError(f"job must name its 'kind' ('attention' or 'one_layer'); got the keys {sorted(job)}")
+    for key in ("task", "model"):
+        if not isinstance(job.get(key, {}), dict):
+            raise TypeError(f"job[{key!r}] must be a dict, got {type(job[key]).__name__}")
     return _build(job["kind"], dict(job.get("task", {})), dict(job.get("model", {})))
 
 

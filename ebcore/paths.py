@@ -118,9 +118,10 @@ def fourier_basis(t: torch.Tensor, n_modes: int) -> torch.Tensor:
 
 def fourier_points(t: torch.Tensor, start: torch.Tensor, end: torch.Tensor, coefficients: torch.Tensor):
     """The Fourier path :math:`(1 - t) w_a + t w_b + \\sum_n b_n \\sin(n\\pi t)` at ``t``: ``(T, D)``."""
-    for name, x in (("start", start), ("end", end), ("coefficients", coefficients)):
+    for name, x in (("t", t), ("start", start), ("end", end), ("coefficients", coefficients)):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}")
+    check_array(t, "t", ndim=1)
     check_array(coefficients, "coefficients", ndim=2)
     if start.shape != end.shape or start.ndim != 1 or coefficients.shape[1] != start.shape[0]:
         raise ValueError(f"start and end must be (D,) and coefficients (n_modes, D); got {tuple(start.shape)}, "

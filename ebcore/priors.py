@@ -24,7 +24,7 @@ import numpy as np
 from scipy import special
 
 from .seeding import as_generator, random_orthonormal
-from .validation import check_array, check_int, check_nonnegative, check_positive, check_probability_weights
+from .validation import check_array, check_int, check_nonnegative, check_positive, check_scale, check_probability_weights
 
 __all__ = ["Prior", "Gaussian", "Subspace", "GaussianMixture", "Sphere", "StudentT", "Shifted", "FAMILIES", "random_prior",
            "monte_carlo_posterior_mean"]
@@ -60,7 +60,7 @@ class Prior:
     def posterior_mean(self, y, sigma):
         """The Bayes denoiser :math:`E[x \\mid y]` under noise level ``sigma``."""
         flat, lead = self._check_y(y)
-        s = check_positive(sigma, "sigma")
+        s = check_scale(sigma, "sigma")
         out = np.concatenate([self._posterior_mean(flat[i:i + _ROWS], s) for i in range(0, len(flat), _ROWS)]
                              or [np.empty((0, self.dim))])
         return out.reshape(*lead, self.dim)
@@ -68,7 +68,7 @@ class Prior:
     def log_marginal(self, y, sigma):
         """Log density of the noisy observation :math:`y = x + \\sigma\\xi`, shape ``y.shape[:-1]``."""
         flat, lead = self._check_y(y)
-        s = check_positive(sigma, "sigma")
+        s = check_scale(sigma, "sigma")
         out = np.concatenate([self._log_marginal(flat[i:i + _ROWS], s) for i in range(0, len(flat), _ROWS)]
                              or [np.empty(0)])
         return out.reshape(lead)
@@ -76,19 +76,19 @@ class Prior:
     def score(self, y, sigma):
         """Gradient of :meth:`log_marginal` in ``y`` (computed analytically)."""
         flat, lead = self._check_y(y)
-        s = check_positive(sigma, "sigma")
+        s = check_scale(sigma, "sigma")
         out = np.concatenate([self._score(flat[i:i + _ROWS], s) for i in range(0, len(flat), _ROWS)]
                              or [np.empty((0, self.dim))])
         return out.reshape(*lead, self.dim)
 
     def bayes_mse(self, sigma) -> float:
         """Bayes risk :math:`E|x - E[x \\mid y]|^2` per token, summed over coordinates."""
-        s = check_positive(sigma, "sigma")
+        s = check_scale(sigma, "sigma")
         return float(self._bayes_mse(s)[0])
 
     def bayes_mse_se(self, sigma) -> float:
         """Standard error of :meth:`bayes_mse` (0 for closed forms)."""
-        s = check_positive(sigma, "sigma")
+        s = check_scale(sigma, "sigma")
         return float(self._bayes_mse(s)[1])
 
     # Monte Carlo Bayes risk for priors without a closed form (Rao-Blackwellised).
@@ -315,8 +315,10 @@ def monte_carlo_posterior_mean(prior: Prior, y, sigma, n_samples: int, rng, min_
     average). The returned ``ess`` is that of the draw each estimate comes from, so a caller can
     still see a query that never reached ``min_ess``.
     """
+    if not isinstance(prior, Prior):
+        raise TypeError(f"prior must be an ebcore.priors.Prior, got {type(prior).__name__}")
     flat, lead = prior._check_y(y)
-    s = check_positive(sigma, "sigma")
+    s = check_scale(sigma, "sigma")
     count = check_int(n_samples, "n_samples", minimum=2)
     if min_ess is not None:
         min_ess = check_positive(min_ess, "min_ess")

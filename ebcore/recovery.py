@@ -19,7 +19,7 @@ from .dynamics import flow_depth, two_stage_denoise
 from .horizon import exact_step, gaussian_horizon
 from .priors import Prior
 from .seeding import as_generator
-from .validation import check_choice, check_int, check_positive
+from .validation import check_choice, check_int, check_positive, check_scale
 
 __all__ = ["SCHEDULES", "RecoveryCurve", "schedule_bandwidth", "recovery_settings", "two_stage_excess",
            "recovery_curve"]
@@ -45,7 +45,7 @@ def schedule_bandwidth(schedule: str, context_size: int, bandwidth, dim: int, re
     estimation)."""
     check_choice(schedule, "schedule", SCHEDULES)
     n = check_int(context_size, "context_size", minimum=1)
-    h = check_positive(bandwidth, "bandwidth")
+    h = check_scale(bandwidth, "bandwidth")
     d = check_int(dim, "dim", minimum=1)
     n0 = check_int(reference_size, "reference_size", minimum=1)
     return h if schedule == "fixed" else h * (n / n0) ** (-1.0 / (d + 4))
@@ -65,7 +65,7 @@ def two_stage_excess(prior: Prior, sigma, context_size: int, bandwidth, step, de
     estimator on ``n_contexts`` fresh contexts (one batched call). Returns shape ``(n_contexts,)``."""
     if not isinstance(prior, Prior):
         raise TypeError(f"prior must be an ebcore.priors.Prior, got {type(prior).__name__}")
-    s = check_positive(sigma, "sigma")
+    s = check_scale(sigma, "sigma")
     n = check_int(context_size, "context_size", minimum=1)
     b = check_int(n_contexts, "n_contexts", minimum=1)
     gen = as_generator(rng)
@@ -86,25 +86,34 @@ def recovery_curve(prior: Prior, sigma, context_sizes, *, schedule: str, bandwid
     for the prior, part of the key together with every other argument and the code version) the
     curve goes through the results cache.
     """
+    from .validation import check_int_sequence, check_seed
+
+    # validated before anything is keyed or computed: a key names exactly what is computed
+    sizes_list = check_int_sequence(context_sizes, "context_sizes", minimum=2, min_length=2)
+    check_choice(schedule, "schedule", SCHEDULES)
+    tokens_per_size = check_int(tokens_per_size, "tokens_per_size", minimum=2)
+    min_contexts = check_int(min_contexts, "min_contexts", minimum=2)
+    seed = check_seed(seed)
+    sigma = check_scale(sigma, "sigma")
+    bandwidth = check_scale(bandwidth, "bandwidth")
+    prior_variance = check_positive(prior_variance, "prior_variance")
     if cache_as is not None:
-        seed_list = [int(v) for v in np.atleast_1d(seed)]
+        if not isinstance(cache_as, str) or not cache_as:
+            raise TypeError(f"cache_as must be a non-empty string or None, got {cache_as!r}")
+        seed_list = seed if isinstance(seed, list) else [seed]
         from .cache import array_digest, cached
 
         # the name is for people; the fingerprint (seeded draws) makes a changed prior a new key
         fingerprint = array_digest(prior.sample(256, np.random.default_rng(0)))
-        config = {"prior": str(cache_as), "fingerprint": fingerprint, "sigma": float(sigma), "sizes": [int(v) for v in np.ravel(context_sizes)],
-                  "schedule": schedule, "bandwidth": float(bandwidth), "prior_variance": float(prior_variance),
-                  "tokens_per_size": int(tokens_per_size), "min_contexts": int(min_contexts), "seed": seed_list}
+        config = {"prior": cache_as, "fingerprint": fingerprint, "sigma": sigma, "sizes": sizes_list,
+                  "schedule": schedule, "bandwidth": bandwidth, "prior_variance": prior_variance,
+                  "tokens_per_size": tokens_per_size, "min_contexts": min_contexts, "seed": seed_list}
         entry = cached("recovery-curve", config, lambda: (recovery_curve(
             prior, sigma, context_sizes, schedule=schedule, bandwidth=bandwidth, prior_variance=prior_variance,
             tokens_per_size=tokens_per_size, min_contexts=min_contexts, seed=seed_list)._asdict(), {}))
         return RecoveryCurve(**{k: entry.arrays[k] for k in RecoveryCurve._fields})
-    sizes = np.asarray(context_sizes, dtype=np.int64)
-    if sizes.ndim != 1 or len(sizes) < 2 or (sizes < 2).any():
-        raise ValueError("context_sizes must be a 1-D sequence of at least two sizes >= 2")
-    check_choice(schedule, "schedule", SCHEDULES)
-    tokens = check_int(tokens_per_size, "tokens_per_size", minimum=2)
-    min_contexts = check_int(min_contexts, "min_contexts", minimum=2)
+    sizes = np.asarray(sizes_list, dtype=np.int64)
+    tokens = tokens_per_size
     gen = np.random.default_rng(seed)
     rows = []
     for size in sizes:

@@ -15,6 +15,10 @@ def mean_and_se(samples, axis=0):
     """Sample mean and its standard error (``std(ddof=1) / sqrt(n)``) along ``axis``."""
     samples = np.asarray(samples, dtype=np.float64)
     check_array(samples, "samples")
+    if samples.ndim == 0:
+        raise ValueError("samples must have at least one dimension, got a scalar")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -samples.ndim <= axis < samples.ndim:
+        raise ValueError(f"axis must be an integer in [-{samples.ndim}, {samples.ndim}), got {axis!r}")
     n = samples.shape[axis]
     if n < 2:
         raise ValueError(f"samples needs at least 2 entries along axis {axis}, got {n}")

@@ -15,8 +15,12 @@ import torch
 __all__ = [
     "check_array",
     "check_positive",
+    "check_scale",
+    "SCALE_RANGE",
     "check_nonnegative",
     "check_int",
+    "check_int_sequence",
+    "check_seed",
     "check_probability_weights",
     "check_choice",
 ]
@@ -103,6 +107,21 @@ def check_positive(value, name: str) -> float:
     return v
 
 
+#: The range of a length scale (a bandwidth, a noise level): its square and its inverse square
+#: must be finite in float64, or formulas such as ``1 / h**2`` overflow or divide by zero.
+SCALE_RANGE = (1e-150, 1e150)
+
+
+def check_scale(value, name: str) -> float:
+    """Check a length scale: a finite number in :data:`SCALE_RANGE`; return it as float."""
+    v = _scalar_value(value, name)
+    low, high = SCALE_RANGE
+    if not np.isfinite(v) or not low <= v <= high:
+        raise ValueError(f"{name} must be a finite number in [{low:g}, {high:g}] (its square and inverse square "
+                         f"must be finite), got {v!r}")
+    return v
+
+
 def check_nonnegative(value, name: str) -> float:
     """Check a finite scalar ``>= 0``; return it as float."""
     v = _scalar_value(value, name)
@@ -129,6 +148,29 @@ def check_int(value, name: str, *, minimum: int | None = None, maximum: int | No
     if maximum is not None and v > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {v}")
     return v
+
+
+def check_int_sequence(values, name: str, *, minimum: int | None = None, min_length: int = 1) -> list[int]:
+    """Check a 1-D sequence (list, tuple or integer array) of integers, each ``>= minimum``; return a list.
+
+    Floats are refused even when whole (``2.0``), so a key built from the returned list always names
+    what was computed.
+    """
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise TypeError(f"{name} must be a sequence of integers, got {type(values).__name__}")
+    if isinstance(values, np.ndarray) and values.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {_describe_shape(values)}")
+    out = [check_int(v, f"{name}[{i}]", minimum=minimum) for i, v in enumerate(values)]
+    if len(out) < min_length:
+        raise ValueError(f"{name} must hold at least {min_length} value(s), got {len(out)}")
+    return out
+
+
+def check_seed(seed, name: str = "seed"):
+    """Check a seed: a non-negative integer or a non-empty sequence of them; return an int or a list."""
+    if isinstance(seed, (list, tuple, np.ndarray)):
+        return check_int_sequence(seed, name, minimum=0)
+    return check_int(seed, name, minimum=0)
 
 
 def check_probability_weights(w, name: str, size: int | None = None):

@@ -164,7 +164,7 @@ def test_cuda_matches_cpu(rng):
     (lambda q, p: ebcore.posterior_mean(q[0], p, 1.0), "queries must have 2 or 3 dimensions"),
     (lambda q, p: ebcore.posterior_mean(q, p[:, :2], 1.0), "dimension"),
     (lambda q, p: ebcore.posterior_mean(q, p[:0], 1.0), "particles must not be empty"),
-    (lambda q, p: ebcore.posterior_mean(q, p, 0.0), "bandwidth must be a finite number > 0"),
+    (lambda q, p: ebcore.posterior_mean(q, p, 0.0), "bandwidth must be a finite number in"),
     (lambda q, p: ebcore.posterior_mean(q, p, -1.0), "bandwidth"),
     (lambda q, p: ebcore.posterior_mean(q, p, float("nan")), "bandwidth"),
     (lambda q, p: ebcore.posterior_mean(q * np.nan, p, 1.0), "queries must contain only finite"),

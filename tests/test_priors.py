@@ -125,7 +125,7 @@ def test_monte_carlo_posterior_mean_returns_errors():
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda p: p.posterior_mean(np.zeros((2, 5)), 1.0), ValueError, r"y must have shape \(\.\.\., 6\)"),
-    (lambda p: p.posterior_mean(np.zeros((2, 6)), 0.0), ValueError, "sigma must be a finite number > 0"),
+    (lambda p: p.posterior_mean(np.zeros((2, 6)), 0.0), ValueError, "sigma must be a finite number in"),
     (lambda p: p.posterior_mean(torch.zeros(2, 6), 1.0), TypeError, "numpy"),
     (lambda p: p.log_marginal(np.full((1, 6), np.inf), 1.0), ValueError, "finite"),
     (lambda p: p.sample(-1, 0), ValueError, "size"),

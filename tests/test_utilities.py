@@ -147,3 +147,49 @@ def test_predecessor_tasks_and_their_checks():
 def test_more_bad_input_is_named(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: ebcore.posterior_mean(np.zeros((2, 3)), np.zeros((2, 3)), 1e300), "bandwidth"),
+    (lambda: ebcore.posterior_mean(np.zeros((2, 3)), np.zeros((2, 3)), 1e-300), "bandwidth"),
+    (lambda: ebcore.flow_depth(0.5, 1e-300, 1.0), "bandwidth"),
+    (lambda: ebcore.flow_depth(1e-300, 1e-100, 1.0), "layers"),
+    (lambda: ebcore.flow_depth(1e-300, 0.5, 1.0), "layers"),
+    (lambda: priors.Subspace(3, 1, 1.0, 0).posterior_mean(np.zeros((2, 3)), 1e-200), "sigma"),
+    (lambda: priors.Gaussian(np.zeros(2), np.eye(2)).bayes_mse(1e200), "sigma"),
+])
+def test_scales_outside_their_domain_are_refused(call, match):
+    # values that used to pass validation and then overflow, divide by zero or give 0/0
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: priors.monte_carlo_posterior_mean("x", np.zeros((2, 2)), 1.0, 10, 0), TypeError, "prior"),
+    (lambda: ebcore.models.build({"epochs": 1}), ValueError, "kind"),
+    (lambda: ebcore.models.build({"kind": "attention", "task": 3}), TypeError, "task"),
+    (lambda: ebcore.softmax_attention(np.zeros((2, 2)), np.zeros((2, 2)), None, 1.0), TypeError, "values"),
+    (lambda: stats.mean_and_se(np.float64(1)), ValueError, "samples"),
+    (lambda: stats.mean_and_se(np.ones(3), axis=2), ValueError, "axis"),
+    (lambda: ebcore.paths.fourier_points(torch.tensor(0.5), torch.zeros(3), torch.ones(3), torch.zeros((2, 3))),
+     ValueError, "t must"),
+    (lambda: ebcore.energy(np.zeros((3, 2), np.float16), 1.0), TypeError, "tokens"),
+    (lambda: ebcore.models.OneLayerDenoiser(16, attention="linear", seed=2, dtype=torch.float64)(torch.zeros(2, 4, 16)),
+     TypeError, "tokens"),
+    (lambda: ebcore.diffusion.trajectory_error(ebcore.diffusion.one_d_prior("gaussian"), 1.0, 0, 0.5, 0.5, 0.1, 0, 1),
+     ValueError, "n_tokens"),
+    (lambda: ebcore.posterior_mean(np.array([[1, 2]], dtype=object), np.zeros((2, 2)), 1.0), TypeError, "queries"),
+    (lambda: ebcore.incontext.predecessor_excess_curves([20, 40], 2.9, 4, 0), TypeError, "n_contexts"),
+    (lambda: ebcore.incontext.predecessor_excess_curves([20, 40], 4, 4, 0.7), TypeError, "seed"),
+    (lambda: ebcore.incontext.predecessor_excess_curves(["20", 40], 4, 4, 0), TypeError, "context_sizes"),
+    (lambda: ebcore.diffusion.error_grid("gaussian", 1.0, [64.5], [0.5], 0.5, 0.1, 2, 0), TypeError, "sizes"),
+    (lambda: ebcore.diffusion.error_grid("gaussian", 1.0, [64], [0.5], 0.5, 0.1, 2, "0"), TypeError, "seed"),
+    (lambda: ebcore.recovery.recovery_curve(priors.Gaussian(np.zeros(1), np.eye(1)), 1.0, [8, 16],
+                                            schedule=ebcore.recovery.SCHEDULES[0], bandwidth=1.0,
+                                            prior_variance=1.0, seed=0.7, cache_as="g"), TypeError, "seed"),
+])
+def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, error, match):
+    # each of these raised an AttributeError/KeyError/IndexError/RuntimeError from deep inside, or
+    # (the cached functions) converted 2.9 to 2 or 0.7 to 0 and served another entry from a warm cache
+    with pytest.raises(error, match=match):
+        call()

@@ -26,7 +26,7 @@ if ! command -v npm >/dev/null 2>&1; then
   # Debian's npm depends on Debian's nodejs; a nodejs without npm from elsewhere conflicts with it.
   missing+=(npm)
 fi
-[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages: nothing missing"

@@ -46,6 +46,10 @@ def probability_flow_ode(prior: Prior, y, sigma, time, rtol: float = 1e-10):
     return solution.y[:, -1].reshape(shape)
 
 
+#: The most Stage 1 layers :func:`trajectory_error` runs: more means a mistaken ``max_step`` or ``time``.
+MAX_LAYERS = 10**6
+
+
 def trajectory_error(prior: Prior, sigma, n_tokens: int, bandwidth, max_step, time, rng, n_contexts: int = 1):
     r"""RMS distance at ``time`` between Stage 1 tokens and the probability-flow ODE from the same start.
 
@@ -67,7 +71,11 @@ def trajectory_error(prior: Prior, sigma, n_tokens: int, bandwidth, max_step, ti
     h = check_scale(bandwidth, "bandwidth")
     eta_max = check_positive(max_step, "max_step")
     reached = check_positive(time, "time")
-    layers = max(1, int(np.ceil(reached / (eta_max * h * h) - 1e-12)))
+    n_layers = reached / (eta_max * h * h)
+    if not n_layers <= MAX_LAYERS:
+        raise ValueError(f"time, max_step, bandwidth: time / (max_step * bandwidth**2) = {n_layers:.3g} layers, "
+                         f"more than MAX_LAYERS = {MAX_LAYERS}; raise max_step or lower time")
+    layers = max(1, int(np.ceil(n_layers - 1e-12)))
     step = reached / (layers * h * h)
     x = prior.sample(n_contexts * n_tokens, gen)
     y = (x + sigma * gen.standard_normal(x.shape)).reshape(n_contexts, n_tokens, prior.dim)

@@ -17,7 +17,7 @@ import torch
 
 from .arrays import to_torch
 from .kernel import _chunk_rows, posterior_mean, smoothed_log_density
-from .validation import check_array, check_int, check_nonnegative, check_positive, check_scale
+from .validation import SCALE_RANGE, check_array, check_int, check_nonnegative, check_positive, check_scale
 
 __all__ = ["particle_flow", "energy", "query_energy", "two_stage_denoise", "flow_time", "flow_depth",
            "stage_one_velocity", "euler_error_against_ode", "two_stage_sweep"]
@@ -54,6 +54,8 @@ def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = Fals
     _check_tokens(p)
     h = check_scale(bandwidth, "bandwidth")
     eta = check_nonnegative(step, "step")
+    if eta > SCALE_RANGE[1]:
+        raise ValueError(f"step must be at most {SCALE_RANGE[1]:g} (the flow overflows beyond), got {eta!r}")
     layers = check_int(depth, "depth", minimum=0)
     trajectory = [p] if return_trajectory else None
     for _ in range(layers):
@@ -153,6 +155,10 @@ def stage_one_velocity(tokens, bandwidth):
     return (posterior_mean(tokens, tokens, h) - tokens) / (h * h)
 
 
+#: The most layers :func:`euler_error_against_ode` runs for one step size.
+MAX_LAYERS = 10**6
+
+
 def euler_error_against_ode(tokens, bandwidth, steps, time, rtol: float = 1e-11):
     r"""RMS distance at ``time`` between Stage 1 layers and the ODE of {prf:ref}`prop-continuous-limit`.
 
@@ -170,6 +176,10 @@ def euler_error_against_ode(tokens, bandwidth, steps, time, rtol: float = 1e-11)
     steps = np.asarray(steps, dtype=np.float64)
     if steps.ndim != 1 or len(steps) == 0 or not np.isfinite(steps).all() or (steps <= 0).any():
         raise ValueError("steps must be a non-empty 1-D array of positive numbers")
+    most = t_end / (steps.min() * h * h)
+    if not most <= MAX_LAYERS:
+        raise ValueError(f"time, steps, bandwidth: the flow would need {most:.3g} layers, more than "
+                         f"MAX_LAYERS = {MAX_LAYERS}; lower time or raise the steps")
     shape = tokens.shape
     rhs = lambda _t, flat: stage_one_velocity(flat.reshape(shape), h).ravel()
     solution = solve_ivp(rhs, (0.0, t_end), tokens.astype(np.float64).ravel(), method="DOP853",

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import special
 
 from .dynamics import flow_depth
-from .validation import check_int, check_nonnegative, check_positive, check_scale
+from .validation import check_finite_result, check_int, check_nonnegative, check_positive, check_scale
 
 __all__ = ["gaussian_horizon", "gaussian_depth", "gaussian_variance_ode", "gaussian_variance_layers", "exact_step"]
 
@@ -23,7 +23,7 @@ def gaussian_horizon(sigma, bandwidth, prior_variance) -> float:
     s = check_scale(sigma, "sigma")
     h = check_nonnegative(bandwidth, "bandwidth")
     v = check_positive(prior_variance, "prior_variance")
-    return 0.5 * (s * s + h * h * np.log1p(s * s / v))
+    return check_finite_result(0.5 * (s * s + h * h * np.log1p(s * s / v)), "sigma, bandwidth, prior_variance")
 
 
 def gaussian_depth(sigma, bandwidth, prior_variance, step) -> int:
@@ -57,10 +57,13 @@ def gaussian_variance_layers(initial_variance, bandwidth, step, depth):
     layers = check_int(depth, "depth", minimum=0)
     out = np.empty(layers + 1)
     out[0] = v
-    for k in range(layers):
-        v = v * (1 - eta * h * h / (v + h * h)) ** 2
-        out[k + 1] = v
-    return out
+    try:
+        for k in range(layers):
+            v = v * (1 - eta * h * h / (v + h * h)) ** 2
+            out[k + 1] = v
+    except OverflowError:
+        raise ValueError(f"step, bandwidth: the variance overflows float64 (step={eta!r}, bandwidth={h!r})") from None
+    return check_finite_result(out, "initial_variance, bandwidth, step")
 
 
 def exact_step(sigma, bandwidth, prior_variance, depth) -> float:

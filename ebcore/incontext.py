@@ -20,7 +20,7 @@ import torch
 from .kernel import linear_attention, posterior_mean, softmax_attention
 from .priors import Gaussian, Prior
 from .seeding import as_generator
-from .validation import check_choice, check_int, check_positive, check_scale
+from .validation import check_choice, check_finite_result, check_int, check_positive, check_scale
 
 __all__ = ["ESTIMATORS", "TASKS", "predecessor_task", "predecessor_excess_curves", "in_context_estimate", "ExcessCurve", "excess_mse_curve", "softmax_gaussian_limit",
            "softmax_excess_floor", "linear_attention_excess"]
@@ -104,7 +104,9 @@ def softmax_excess_floor(prior_variance, sigma, rank: int) -> float:
     v = check_positive(prior_variance, "prior_variance")
     s = check_scale(sigma, "sigma")
     r = check_int(rank, "rank", minimum=1)
-    return r * v**4 / (s**4 * (v + s**2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = r * np.float64(v) ** 4 / (np.float64(s) ** 4 * (v + s**2))
+    return float(check_finite_result(value, "prior_variance, sigma, rank"))
 
 
 def linear_attention_excess(prior_variance, sigma, rank: int, context_size: int) -> float:
@@ -114,7 +116,9 @@ def linear_attention_excess(prior_variance, sigma, rank: int, context_size: int)
     s = check_scale(sigma, "sigma")
     r = check_int(rank, "rank", minimum=1)
     size = check_int(context_size, "context_size", minimum=1)
-    return r * (r + 1) * v**2 / (size * (v + s**2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = r * (r + 1) * np.float64(v) ** 2 / (size * (v + s**2))
+    return float(check_finite_result(value, "prior_variance, sigma, rank, context_size"))
 
 
 #: The predecessor paper's tasks in n = 16 (plus a full-rank Gaussian), as (prior factory, sigma).

@@ -389,6 +389,8 @@ def linear_attention(queries, keys, values, scale):
     With keys = values = a clean context and :math:`s = 1/(s_0^2 + \sigma^2)` this is the
     plug-in Bayes denoiser of the linear-subspace task ({prf:ref}`prop-linear-attention-subspace`).
     """
+    if values is None:
+        raise TypeError("values must be a numpy array or a torch tensor, got NoneType")
     (q, k, v), back = to_torch(queries=queries, keys=keys, values=values)
     batched = _as_batched(q, k, v, "queries", "keys", "values")
     s = check_positive(scale, "scale")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .training import flat_parameters, set_flat_parameters
-from .validation import check_array, check_int
+from .validation import check_array, check_finite_result, check_int
 
 __all__ = ["flat_parameters", "set_flat_parameters", "weight_statistics", "WEIGHT_STATISTICS", "BatchedLoss",
            "batched_loss", "KERNELS", "kernel_pca", "centroid_midpoint_distances", "label_r2", "TwoCloud",
@@ -259,7 +259,7 @@ def two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, m: int, gamma=None) -> dict
     sign, only that every model distance is non-negative. These are the eigenvalues scikit-learn's ``KernelPCA`` reports:
     the squared norms of the columns :func:`kernel_pca` returns.
     """
-    from .validation import check_finite_scalar, check_nonnegative, check_positive
+    from .validation import check_finite_scalar, check_nonnegative, check_scale
 
     ra = check_nonnegative(rho_a_sq, "rho_a_sq")
     rb = check_nonnegative(rho_b_sq, "rho_b_sq")
@@ -269,7 +269,7 @@ def two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, m: int, gamma=None) -> dict
     m = check_int(m, "m", minimum=2)
     if gamma is None:
         return {"contrast": (ra + rb) / 2 + m * dd / 2, "within_a": ra, "within_b": rb}
-    g = check_positive(gamma, "gamma")
+    g = check_scale(gamma, "gamma")
     alpha, beta, kappa = np.exp(-g * ra), np.exp(-g * rb), np.exp(-g * dd)
     mean_sq = (alpha ** 2 + beta ** 2) / 2
     return {"contrast": float(m * (mean_sq - kappa * alpha * beta) + 1 - mean_sq),
@@ -287,9 +287,12 @@ def two_cloud_critical_size(rho_a_sq, rho_b_sq, delta_sq, gamma=None) -> float:
     two = two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, 2, gamma)
     three = two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, 3, gamma)
     slope = three["contrast"] - two["contrast"]
+    if not np.isfinite(slope):
+        raise ValueError("rho_a_sq, rho_b_sq, delta_sq, gamma: the spectrum is not finite for these values")
     if slope <= 0:
         return float("inf")
-    return abs(two["within_a"] - two["within_b"]) / (2 * slope)
+    return check_finite_result(abs(two["within_a"] - two["within_b"]) / (2 * slope),
+                               "rho_a_sq, rho_b_sq, delta_sq, gamma")
 
 
 def two_cloud_points(m: int, dim: int, rho_a, rho_b, delta, rng):

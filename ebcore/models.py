@@ -108,8 +108,21 @@ class AttentionDenoiser(nn.Module):
     def extra_repr(self) -> str:
         return f"dim={self.dim}, depth={self.depth}, kernel={self.kernel!r}, tied={self.tied}, skip={self.skip}"
 
+    def _check_tokens(self, tokens):
+        if not isinstance(tokens, torch.Tensor):
+            raise TypeError(f"tokens must be a torch tensor, got {type(tokens).__name__}")
+        if tokens.ndim not in (2, 3) or tokens.shape[-1] != self.dim:
+            raise ValueError(f"tokens must have shape (N, {self.dim}) or (B, N, {self.dim}), got {tuple(tokens.shape)}")
+        if tokens.dtype != self.final_query.dtype:
+            raise TypeError(f"tokens must have dtype {self.final_query.dtype}, got {tokens.dtype}")
+        check_array(tokens, "tokens")
+
     def refine(self, tokens: torch.Tensor) -> torch.Tensor:
         """Stage 1 only: the tokens after the ``depth`` residual layers."""
+        self._check_tokens(tokens)
+        return self._refine(tokens)
+
+    def _refine(self, tokens):
         p = tokens
         for layer in range(self.depth):
             i = 0 if self.tied else layer
@@ -118,13 +131,8 @@ class AttentionDenoiser(nn.Module):
         return p
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        if not isinstance(tokens, torch.Tensor):
-            raise TypeError(f"tokens must be a torch tensor, got {type(tokens).__name__}")
-        if tokens.ndim not in (2, 3) or tokens.shape[-1] != self.dim:
-            raise ValueError(f"tokens must have shape (N, {self.dim}) or (B, N, {self.dim}), got {tuple(tokens.shape)}")
-        if tokens.dtype != self.final_query.dtype:
-            raise TypeError(f"tokens must have dtype {self.final_query.dtype}, got {tokens.dtype}")
-        refined = self.refine(tokens)
+        self._check_tokens(tokens)
+        refined = self._refine(tokens)
         queries = tokens if self.skip else refined
         return _attend(queries, refined, self.final_query, self.final_key, self.final_value, self.kernel)
 
@@ -157,6 +165,7 @@ class OneLayerDenoiser(nn.Module):
             raise ValueError(f"tokens must have shape (B, L + 1, {self.dim}) with L >= 1, got {tuple(tokens.shape)}")
         if tokens.dtype != self.key_query.dtype:
             raise TypeError(f"tokens must have dtype {self.key_query.dtype} (the model's), got {tokens.dtype}")
+        check_array(tokens, "tokens")
         context, query = tokens[:, :-1], tokens[:, -1]
         scores = context @ (self.key_query @ query.unsqueeze(-1))  # (B, L, 1)
         if self.attention == "softmax":
@@ -167,7 +176,15 @@ class OneLayerDenoiser(nn.Module):
 
 
 def per_token_mse(outputs, targets):
-    """Mean over tokens of the squared error summed over coordinates (the unit of ``Prior.bayes_mse``)."""
+    """Mean over tokens of the squared error summed over coordinates (the unit of ``Prior.bayes_mse``).
+
+    Non-finite ``outputs`` give a non-finite loss, on purpose: training detects divergence from it.
+    """
+    check_array(outputs, "outputs", finite=False)
+    check_array(targets, "targets")
+    if tuple(outputs.shape) != tuple(targets.shape):
+        raise ValueError(f"outputs and targets must have the same shape, got {tuple(outputs.shape)} and "
+                         f"{tuple(targets.shape)}")
     return ((outputs - targets) ** 2).sum(-1).mean()
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .validation import check_choice, check_int
+from .validation import check_choice, check_int, check_int_sequence
 
 __all__ = ["ARCHITECTURES", "DEFAULT_DTYPES", "SPLITS", "digits", "make_net", "parameter_count", "parameter_counts",
            "DigitsTask", "FullyConnected", "LeNet8", "PixelLSTM", "Autoencoder"]
@@ -80,6 +80,7 @@ class FullyConnected(nn.Module):
     """64-50-50-10 without biases, softplus activations."""
 
     def __init__(self, sizes=(64, 50, 50, 10)):
+        sizes = check_int_sequence(sizes, "sizes", minimum=1, min_length=2)
         super().__init__()
         self.layers = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in zip(sizes[:-1], sizes[1:]))
 
@@ -136,6 +137,7 @@ class Autoencoder(nn.Module):
     """64-32-16 / 16-32-64 without biases, softplus inside, sigmoid output."""
 
     def __init__(self, sizes=(64, 32, 16)):
+        sizes = check_int_sequence(sizes, "sizes", minimum=1, min_length=2)
         super().__init__()
         enc = list(sizes)
         dec = enc[::-1]

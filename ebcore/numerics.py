@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from .validation import check_array, check_positive
+from .validation import check_array, check_finite_result, check_scale
 
 __all__ = ["finite_difference_gradient"]
 
@@ -20,10 +20,11 @@ def finite_difference_gradient(f: Callable[[np.ndarray], np.ndarray], y: np.ndar
     log-densities of the book whose derivatives are of order one.
     """
     check_array(y, "y", ndim=2)
-    delta = check_positive(step, "step")
+    delta = check_scale(step, "step")
     y = np.asarray(y, dtype=np.float64)
     n, d = y.shape
     offsets = delta * np.eye(d)                                   # one stencil per coordinate
     stencil = np.concatenate([y[None] + k * offsets[:, None, :] for k in (2, 1, -1, -2)])   # (4d, n, d)
     values = np.asarray(f(stencil.reshape(-1, d)), dtype=np.float64).reshape(4, d, n)
-    return ((-values[0] + 8 * values[1] - 8 * values[2] + values[3]) / (12 * delta)).T
+    return check_finite_result(((-values[0] + 8 * values[1] - 8 * values[2] + values[3]) / (12 * delta)).T,
+                               "f, y, step")

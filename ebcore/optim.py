@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .validation import check_int, check_nonnegative, check_positive
+from .validation import SCALE_RANGE, check_array, check_int, check_nonnegative, check_positive, check_scale
 
 __all__ = ["two_loop_direction", "dense_inverse_hessian", "lbfgs_iteration_counts", "GOLDEN_FRACTION", "NonFiniteLossError", "LineSearchResult", "golden_section_search", "MinimizeTrace",
            "ill_conditioned_quadratic", "rosenbrock", "minimize",
@@ -77,6 +77,8 @@ def golden_section_search(f: Callable[[float], float], a: float, b: float, tol: 
     b = float(b)
     if not (math.isfinite(a) and math.isfinite(b)) or not a < b:
         raise ValueError(f"a and b must be finite with a < b, got a={a!r}, b={b!r}")
+    if not b - a <= SCALE_RANGE[1]:
+        raise ValueError(f"a and b must span at most {SCALE_RANGE[1]:g}, got a={a!r}, b={b!r}")
     tol = check_positive(tol, "tol")
     max_evals = check_int(max_evals, "max_evals", minimum=2)
     lo, hi = a, b
@@ -128,7 +130,7 @@ def bracket_minimum(phi: Callable[[float], float], phi0: float, first: float, ma
     phi0 = float(phi0)
     if not math.isfinite(phi0):
         raise ValueError(f"phi0 must be finite, got {phi0!r}")
-    first = check_positive(first, "first")
+    first = check_scale(first, "first")
     max_evals = check_int(max_evals, "max_evals", minimum=1)
     trials = [(0.0, phi0)]
     evals = 0
@@ -198,9 +200,15 @@ def _check_pairs(g, s_list, y_list):
         raise TypeError("g must be a 1-d floating-point torch tensor")
     if len(s_list) != len(y_list) or not s_list:
         raise ValueError(f"s_list and y_list must be non-empty and of equal length, got {len(s_list)} and {len(y_list)}")
-    for s, y in zip(s_list, y_list):
+    check_array(g, "g", ndim=1)
+    for i, (s, y) in enumerate(zip(s_list, y_list)):
+        check_array(s, f"s_list[{i}]")
+        check_array(y, f"y_list[{i}]")
         if s.shape != g.shape or y.shape != g.shape:
             raise ValueError(f"every s and y must have the shape of g {tuple(g.shape)}")
+        if s.dtype != g.dtype or y.dtype != g.dtype:
+            raise TypeError(f"s_list[{i}] and y_list[{i}] must have the dtype of g ({g.dtype}), "
+                            f"got {s.dtype} and {y.dtype}")
 
 
 def two_loop_direction(g: torch.Tensor, s_list, y_list, rho_eps: float = 0.0) -> torch.Tensor:
@@ -238,6 +246,7 @@ def dense_inverse_hessian(s_list, y_list, rho_eps: float = 0.0) -> torch.Tensor:
     if g is None:
         raise ValueError("s_list must not be empty")
     _check_pairs(g, s_list, y_list)
+    rho_eps = check_nonnegative(rho_eps, "rho_eps")
     n = g.numel()
     eye = torch.eye(n, dtype=g.dtype, device=g.device)
     s, y = s_list[-1], y_list[-1]
@@ -298,6 +307,8 @@ class LBFGSGSS(torch.optim.Optimizer):
         dtypes = {p.dtype for p in self._params}
         if len(dtypes) != 1 or not next(iter(dtypes)).is_floating_point:
             raise TypeError(f"params must share one floating dtype, got {sorted(map(str, dtypes))}")
+        for i, p in enumerate(self._params):
+            check_array(p.detach(), f"params[{i}]", nonempty=False)
         self.evaluations = {"loss": 0, "gradient": 0}
         self.resets = 0
 
@@ -437,7 +448,13 @@ def ill_conditioned_quadratic(dim: int, condition: float):
 
 
 def rosenbrock(x: torch.Tensor) -> torch.Tensor:
-    """Rosenbrock's function ``sum (1 - x_i)^2 + 100 (x_{i+1} - x_i^2)^2`` (minimum 0 at ones)."""
+    """Rosenbrock's function ``sum (1 - x_i)^2 + 100 (x_{i+1} - x_i^2)^2`` (minimum 0 at ones).
+
+    Non-finite entries of ``x`` give a non-finite value (a line search reads it as "step back").
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch tensor, got {type(x).__name__}")
+    check_array(x, "x", ndim=1, finite=False)
     return ((1 - x[:-1]) ** 2 + 100.0 * (x[1:] - x[:-1] ** 2) ** 2).sum()
 
 

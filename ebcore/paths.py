@@ -122,7 +122,12 @@ def fourier_points(t: torch.Tensor, start: torch.Tensor, end: torch.Tensor, coef
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}")
     check_array(t, "t", ndim=1)
+    check_array(start, "start", ndim=1)
+    check_array(end, "end", ndim=1)
     check_array(coefficients, "coefficients", ndim=2)
+    if len({t.dtype, start.dtype, end.dtype, coefficients.dtype}) != 1:
+        raise TypeError(f"t, start, end and coefficients must share one dtype, got {t.dtype}, {start.dtype}, "
+                        f"{end.dtype} and {coefficients.dtype}")
     if start.shape != end.shape or start.ndim != 1 or coefficients.shape[1] != start.shape[0]:
         raise ValueError(f"start and end must be (D,) and coefficients (n_modes, D); got {tuple(start.shape)}, "
                          f"{tuple(end.shape)} and {tuple(coefficients.shape)}")
@@ -267,6 +272,8 @@ def path_objective(values, points, lam, objective="sum", temperature=None):
     check_nonnegative(lam, "lam")
     if not isinstance(values, torch.Tensor) or not isinstance(points, torch.Tensor):
         raise TypeError("values and points must be torch tensors")
+    check_array(values, "values")
+    check_array(points, "points")
     if values.ndim != 1 or points.ndim != 2 or values.shape[0] != points.shape[0]:
         raise ValueError(f"values must be (P,) and points (P, D), got {tuple(values.shape)} and {tuple(points.shape)}")
     length = ((points[1:] - points[:-1]) ** 2).sum()

@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .validation import check_array, check_int, check_positive
+from .validation import SCALE_RANGE, check_array, check_finite_scalar, check_int, check_positive
 
 __all__ = ["TWO_BUMP", "two_bump", "curved_double_well", "muller_brown", "stationary_point", "StationaryPoint",
            "POTENTIALS", "ReferenceLandscape", "reference_landscape"]
@@ -71,7 +71,12 @@ def two_bump(points: torch.Tensor) -> torch.Tensor:
 def curved_double_well(points: torch.Tensor, curvature: float = 1.0) -> torch.Tensor:
     """:math:`(x^2 - 1)^2 + 2 (y - c (1 - x^2))^2` with ``c = curvature`` (saddle exactly at ``(0, c)``, height 1)."""
     x, y = _xy(points)
-    return (x * x - 1.0) ** 2 + 2.0 * (y - curvature * (1.0 - x * x)) ** 2
+    c = check_finite_scalar(curvature, "curvature")
+    if abs(c) > SCALE_RANGE[1]:
+        raise ValueError(f"curvature must be at most {SCALE_RANGE[1]:g} in magnitude, got {c!r}")
+    if isinstance(curvature, torch.Tensor):
+        c = curvature  # keep a tensor curvature (and its gradient)
+    return (x * x - 1.0) ** 2 + 2.0 * (y - c * (1.0 - x * x)) ** 2
 
 
 def muller_brown(points: torch.Tensor) -> torch.Tensor:

@@ -168,7 +168,7 @@ class Subspace(Gaussian):
     def __init__(self, n: int, d: int, scale: float, rng):
         n = check_int(n, "n", minimum=1)
         d = check_int(d, "d", minimum=1, maximum=n)
-        s0 = check_positive(scale, "scale")
+        s0 = check_scale(scale, "scale")
         self.basis = _random_basis(n, d, rng)
         self.projection = self.basis @ self.basis.T
         self.scale, self.subspace_dim = s0, d

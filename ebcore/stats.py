@@ -6,7 +6,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats as _st
 
-from .validation import check_array
+from .validation import check_array, check_positive
 
 __all__ = ["mean_and_se", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero", "bootstrap_median_ci"]
 
@@ -47,6 +47,9 @@ def fit_power_law(x, y, y_se=None, level: float = 0.95) -> PowerLawFit:
     check_array(y, "y", shape=(x.shape[0],))
     if x.shape[0] < 3:
         raise ValueError("x needs at least 3 points for a slope with an interval")
+    level = check_positive(level, "level")
+    if not level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
     if (x <= 0).any() or (y <= 0).any():
         raise ValueError("x and y must be positive for a power-law fit")
     if y_se is None:

@@ -23,6 +23,7 @@ __all__ = [
     "check_seed",
     "check_probability_weights",
     "check_choice",
+    "check_finite_result",
 ]
 
 _FLOAT_TORCH = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -190,4 +191,18 @@ def check_choice(value, name: str, choices: Iterable[str]) -> str:
     choices = tuple(choices)
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_finite_result(value, names: str):
+    """Raise :class:`ValueError` when a closed-form result overflowed to a NaN or an infinity.
+
+    ``names`` lists the arguments that determine the result (``"prior_variance, sigma"``): inputs
+    each finite on their own can still combine to a number beyond float64, which must be refused
+    rather than returned. Returns ``value`` unchanged when finite.
+    """
+    ok = bool(torch.isfinite(value).all()) if isinstance(value, torch.Tensor) else bool(np.isfinite(value).all())
+    if not ok:
+        raise ValueError(f"{names}: the result is not finite in float64 (overflow); use values of a "
+                         f"sensible magnitude")
     return value

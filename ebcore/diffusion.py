@@ -46,7 +46,7 @@ def probability_flow_ode(prior: Prior, y, sigma, time, rtol: float = 1e-10):
     return solution.y[:, -1].reshape(shape)
 
 
-#: The most Stage 1 layers :func:`trajectory_error` runs: more means a mistaken ``max_step`` or ``time``.
+#: The most Stage 1 layers :func:`trajectory_error` runs. More means a mistaken ``max_step`` or ``time``.
 MAX_LAYERS = 10**6
 
 

@@ -130,7 +130,7 @@ def flow_time(step, bandwidth, depth) -> float:
     return layers * eta * h * h
 
 
-#: The most layers :func:`flow_depth` returns: a depth beyond it is a mistake in the arguments, not a flow.
+#: The most layers :func:`flow_depth` returns. A depth beyond it is a mistake in the arguments, not a flow.
 MAX_LAYERS = 1e9
 
 

@@ -108,7 +108,7 @@ def check_positive(value, name: str) -> float:
     return v
 
 
-#: The range of a length scale (a bandwidth, a noise level): its square and its inverse square
+#: The range of a length scale, such as a bandwidth or a noise level. Its square and its inverse square
 #: must be finite in float64, or formulas such as ``1 / h**2`` overflow or divide by zero.
 SCALE_RANGE = (1e-150, 1e150)
 

@@ -1,7 +1,7 @@
 """One helper for every numerical check of the book: the statistic, its threshold, and the record.
 
 A chapter's check cell computes one statistic per condition (a worst error, a smallest effective
-sample size, a largest |z|), compares it with a threshold that the text justifies, and asserts::
+sample size, a largest ``|z|``), compares it with a threshold that the text justifies, and asserts::
 
     result = ebcore.check("check-tweedie", worst_error, "<", 1e-8, what="worst |error|")
     assert result, result

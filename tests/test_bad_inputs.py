@@ -559,8 +559,10 @@ def _short(v) -> str:
 
 
 _TRACE = False
-#: Seconds one mutated call may run: a bad value must be refused, not start a huge job.
-CALL_SECONDS = 2.0
+#: Seconds one mutated call may run: a bad value must be refused, not start a huge job. Every valid call
+#: here takes milliseconds; the bound is far above that so that a loaded CI machine (both cores busy with
+#: other tests) never trips it, and far below the minutes a runaway job (1e300 layers, say) would take.
+CALL_SECONDS = 20.0
 
 
 class _TooSlow(BaseException):

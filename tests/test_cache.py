@@ -341,3 +341,29 @@ def test_cached_call_key_follows_the_source(tmp_path):
     first = cache_module.function_key(load("x * 2"))
     assert cache_module.function_key(load("x * 2")) == first
     assert cache_module.function_key(load("x * 3")) != first
+
+
+def test_unwritable_entry_file_falls_back_to_an_unstored_result(isolated_cache, monkeypatch):
+    # the lock can be taken but the entry cannot be written (a full disk, a read-only entry folder)
+    import errno
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache_module.tempfile, "mkstemp", no_space)
+    with pytest.warns(cache_module.CacheNotWritableWarning):
+        entry = isolated_cache.get_or_compute("demo", {"a": 8}, lambda: ({"v": np.arange(2.0)}, {}))
+    assert not entry.hit and entry.arrays["v"].tolist() == [0.0, 1.0]
+    monkeypatch.undo()
+    assert isolated_cache.load("demo", {"a": 8}) is None
+
+
+def test_other_write_errors_are_not_hidden(isolated_cache, monkeypatch):
+    import errno
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(cache_module.tempfile, "mkstemp", broken)
+    with pytest.raises(OSError, match="Input/output"):
+        isolated_cache.get_or_compute("demo", {"a": 9}, lambda: ({"v": np.arange(2.0)}, {}))

@@ -111,6 +111,13 @@ def logit_precision(spread_sq: float, inv_h2: float, dtype: torch.dtype, dim: in
     weight by a factor within ``exp(+-2 delta)``, so the output moves by at most about
     ``2 delta`` times the diameter of the points.
     """
+    from .validation import check_int, check_nonnegative
+
+    spread_sq = check_nonnegative(spread_sq, "spread_sq")
+    inv_h2 = check_positive(inv_h2, "inv_h2")
+    dim = check_int(dim, "dim", minimum=1)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch dtype, got {dtype!r}")
     bound = (dim + 2) * _LOG2_E * spread_sq * inv_h2
     if bound * torch.finfo(dtype).eps <= LOGIT_ERROR:
         return "expanded"

@@ -1,4 +1,4 @@
-"""Benchmark cases for ebcore.particle_flow (issue: Part I dynamics)."""
+"""Benchmark cases for ebcore.particle_flow (chapter 3)."""
 from __future__ import annotations
 
 import numpy as np

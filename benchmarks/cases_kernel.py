@@ -1,4 +1,4 @@
-"""Benchmark cases for ebcore.posterior_mean (issue: Part I core)."""
+"""Benchmark cases for ebcore.posterior_mean (chapter 2)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Benchmark cases for the path evaluations of FourierPathFinder (issue: Part II paths).
+"""Benchmark cases for the path evaluations of FourierPathFinder (chapters 10 and 11).
 
 One optimisation step of a Fourier path on the digits FCP landscape costs the loss and its
 gradient at the 51 path points (the update of the 10 x 6,200 coefficients is negligible):

@@ -95,3 +95,42 @@ def test_monte_carlo_min_ess_redraws_tail_queries():
     assert np.abs(z).max() < 5
     with pytest.raises(ValueError, match="min_ess"):
         priors.monte_carlo_posterior_mean(prior, y, 0.3, 2_000, 0, min_ess=0.0)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: seeding.random_orthonormal(0, 1, 0), ValueError, "n"),
+    (lambda: seeding.random_orthonormal(3, 4, 0), ValueError, "k"),
+    (lambda: seeding.random_orthonormal(3, 2.0, 0), TypeError, "k"),
+    (lambda: seeding.random_orthonormal(3, 2, "seed"), TypeError, "rng"),
+    (lambda: seeding.name_words(""), ValueError, "name"),
+    (lambda: seeding.name_words(3), ValueError, "name"),
+    (lambda: seeding.ChapterSeeds(1, seed=-2), ValueError, "seed"),
+    (lambda: seeding.ChapterSeeds(1).generator(""), ValueError, "name"),
+    (lambda: ebcore.book_seed(None), ValueError, "name"),
+])
+def test_seeding_helpers_name_the_bad_argument(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: ebcore.validation.check_scale(0.0, "bandwidth"), ValueError, "bandwidth"),
+    (lambda: ebcore.validation.check_scale(float("nan"), "sigma"), ValueError, "sigma"),
+    (lambda: ebcore.validation.check_scale("1", "sigma"), TypeError, "sigma"),
+    (lambda: ebcore.validation.check_int_sequence("123", "sizes"), TypeError, "sizes"),
+    (lambda: ebcore.validation.check_int_sequence([1, 2.0], "sizes"), TypeError, r"sizes\[1\]"),
+    (lambda: ebcore.validation.check_int_sequence(np.ones((2, 2), int), "sizes"), ValueError, "sizes"),
+    (lambda: ebcore.validation.check_int_sequence([], "sizes"), ValueError, "sizes"),
+    (lambda: ebcore.validation.check_int_sequence([1], "sizes", minimum=2), ValueError, r"sizes\[0\]"),
+    (lambda: ebcore.validation.check_seed(-1), ValueError, "seed"),
+    (lambda: ebcore.validation.check_seed([0, 0.5]), TypeError, r"seed\[1\]"),
+])
+def test_validation_helpers_name_the_bad_argument(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_validation_helpers_return_clean_values():
+    assert ebcore.validation.check_scale(np.float32(0.5), "h") == 0.5
+    assert ebcore.validation.check_int_sequence(np.array([2, 3]), "sizes") == [2, 3]
+    assert ebcore.validation.check_seed([1, 2]) == [1, 2] and ebcore.validation.check_seed(3) == 3

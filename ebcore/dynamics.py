@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .arrays import to_torch
-from .kernel import _chunk_rows, posterior_mean, smoothed_log_density
+from .kernel import _chunk_rows, needs_differences, pairwise_squared_distances, posterior_mean, smoothed_log_density
 from .validation import SCALE_RANGE, check_array, check_int, check_nonnegative, check_positive, check_scale
 
 __all__ = ["particle_flow", "energy", "query_energy", "two_stage_denoise", "flow_time", "flow_depth",
@@ -83,10 +83,12 @@ def energy(tokens, bandwidth):
         p = p.unsqueeze(0)
     n = p.shape[1]
     c = p.mean(dim=1, keepdim=True)
-    p = p - c
-    rows = _chunk_rows(n, p.shape[0], p.element_size(), p.device)
-    pieces = [torch.logsumexp(-torch.cdist(p[:, s:s + rows], p).square().reshape(p.shape[0], -1) / (2 * h * h),
-                              dim=1) for s in range(0, n, rows)]
+    differences = needs_differences(p - c, p - c, 1.0 / (h * h))
+    if not differences:  # centring helps the inner-product form; differences use the coordinates as given
+        p = p - c
+    rows = _chunk_rows(n * (p.shape[-1] if differences else 1), p.shape[0], p.element_size(), p.device)
+    pieces = [torch.logsumexp(-pairwise_squared_distances(p[:, s:s + rows], p, differences).reshape(p.shape[0], -1)
+                              / (2 * h * h), dim=1) for s in range(0, n, rows)]
     log_mean_kernel = torch.logsumexp(torch.stack(pieces, dim=1), dim=1) - 2 * math.log(n)
     out = -h * h * log_mean_kernel
     return back(out if batched else out.squeeze(0))

@@ -131,6 +131,25 @@ def _squared_distances(q, k):
     return (q.unsqueeze(2) - k.unsqueeze(1)).square().sum(-1)
 
 
+def needs_differences(queries, keys, inv_h2: float) -> bool:
+    """Whether ``|q - k|^2`` must come from coordinate differences rather than from inner products.
+
+    The inner-product form (one matmul, as in ``torch.cdist``) loses the small distances that dominate
+    an RBF kernel when the bandwidth is small against the points' spread (:func:`logit_precision`).
+    ``queries`` and ``keys`` are batched tensors taken around a common centre.
+    """
+    with torch.no_grad():
+        spread_sq = float(queries.detach().square().sum(-1).max()) + float(keys.detach().square().sum(-1).max())
+    return logit_precision(spread_sq, inv_h2, queries.dtype, queries.shape[-1]) != "expanded"
+
+
+def pairwise_squared_distances(queries, keys, differences: bool):
+    """``|q_i - k_j|^2`` for batched tensors, ``(B, n, m)``: by ``torch.cdist`` or, with ``differences``, exactly."""
+    if differences:
+        return _squared_distances(queries, keys)
+    return torch.cdist(queries, keys).square()
+
+
 def _attend(queries, keys, values, scale, key_bias, center: bool):
     """softmax(scale * q.k + key_bias) @ values for batched tensors, chunked over queries.
 
@@ -214,19 +233,17 @@ def _rbf_attend_no_grad(queries, particles, inv_h2: float, log_w):
 
 
 def _rbf_from_differences(z_all, p_all, inv_h2: float, log_w):
-    """Base-e logits ``-|z - p|^2 / 2h^2 + log w`` from differences, max-shifted, chunked."""
+    """Base-e logits ``-|z - p|^2 / 2h^2 + log w`` from differences, max-shifted, chunked over queries."""
     batch, n_queries, dim = z_all.shape
-    rows = _chunk_rows(p_all.shape[1] * dim, 1, p_all.element_size(), p_all.device)
+    rows = _chunk_rows(p_all.shape[1] * dim, batch, p_all.element_size(), p_all.device)
     result = torch.empty_like(z_all)
-    for b in range(batch):
-        for start in range(0, n_queries, rows):
-            z = z_all[b:b + 1, start:start + rows]
-            logits = _squared_distances(z, p_all[b:b + 1]).mul_(-0.5 * inv_h2)
-            if log_w is not None:
-                logits.add_(log_w[b:b + 1].unsqueeze(1))
-            logits.sub_(logits.amax(dim=-1, keepdim=True)).exp_()
-            result[b:b + 1, start:start + z.shape[1]] = torch.bmm(logits, p_all[b:b + 1]).div_(
-                logits.sum(dim=-1, keepdim=True))
+    for start in range(0, n_queries, rows):
+        z = z_all[:, start:start + rows]
+        logits = _squared_distances(z, p_all).mul_(-0.5 * inv_h2)
+        if log_w is not None:
+            logits.add_(log_w.unsqueeze(1))
+        logits.sub_(logits.amax(dim=-1, keepdim=True)).exp_()
+        result[:, start:start + z.shape[1]] = torch.bmm(logits, p_all).div_(logits.sum(dim=-1, keepdim=True))
     return result
 
 
@@ -427,12 +444,17 @@ def smoothed_log_density(z, particles, bandwidth, weights=None):
         w = w.expand(p.shape[0], -1) if w.ndim == 1 else w
         log_w = torch.log(w) - torch.log(w.sum(-1, keepdim=True))
     d = q.shape[-1]
-    rows = _chunk_rows(p.shape[1], p.shape[0], p.element_size(), p.device)
+    centre = p.mean(dim=1, keepdim=True)
+    differences = needs_differences(q - centre, p - centre, 1.0 / float(h) ** 2)
+    rows = _chunk_rows(p.shape[1] * (d if differences else 1), p.shape[0], p.element_size(), p.device)
     pieces = []
     for start in range(0, q.shape[1], rows):
         chunk = q[:, start:start + rows]
-        c = chunk.mean(dim=1, keepdim=True)  # centring: see _attend
-        diff2 = torch.cdist(chunk - c, p - c).square()
+        if differences:  # from the coordinates as given: subtracting a centre would round them first
+            diff2 = pairwise_squared_distances(chunk, p, differences)
+        else:
+            c = chunk.mean(dim=1, keepdim=True)  # centring: see _attend
+            diff2 = pairwise_squared_distances(chunk - c, p - c, differences)
         pieces.append(torch.logsumexp(log_w.unsqueeze(1) - diff2 / (2 * h * h), dim=-1))
     out = torch.cat(pieces, dim=1) - 0.5 * d * torch.log(torch.as_tensor(2 * math.pi, dtype=q.dtype) * h * h)
     return back(out if batched else out.squeeze(0))

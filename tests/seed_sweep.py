@@ -132,29 +132,25 @@ def _execute_one(source: Path, timeout: int) -> int:
 def summarise(runs: list[ChapterRun]) -> list[dict]:
     """One row per (chapter, check, statistic): passes / runs, worst statistic, threshold, worst margin."""
     rows: dict[tuple, dict] = {}
+
+    def row(chapter, check, statistic, relation="", threshold=None, margin=-math.inf, seed=None):
+        entry = rows.setdefault((chapter, check, statistic[:80]), {
+            "chapter": chapter, "check": check, "statistic": statistic[:200], "passes": 0, "runs": 0,
+            "worst": None, "relation": relation, "threshold": threshold, "margin": margin, "worst_seed": seed})
+        entry["runs"] += 1
+        return entry
+
     for run in runs:
         for c in run.checks:
-            key = (run.chapter, c["name"], c["what"])
+            entry = row(run.chapter, c["name"], c["what"], c["relation"], c["threshold"], margin=math.inf)
+            entry["passes"] += bool(c["passed"])
             margin = -math.inf if c["margin"] is None else c["margin"]
-            row = rows.setdefault(key, {"chapter": run.chapter, "check": c["name"], "statistic": c["what"],
-                                        "passes": 0, "runs": 0, "worst": None, "relation": c["relation"],
-                                        "threshold": c["threshold"], "margin": math.inf, "worst_seed": None})
-            row["runs"] += 1
-            row["passes"] += bool(c["passed"])
-            if margin < row["margin"]:
-                row.update(margin=margin, worst=c["statistic"], threshold=c["threshold"], worst_seed=run.seed)
-        for name in run.unrecorded:
-            key = (run.chapter, name, "(not recorded)")
-            row = rows.setdefault(key, {"chapter": run.chapter, "check": name, "statistic": "(not recorded)",
-                                        "passes": 0, "runs": 0, "worst": None, "relation": "", "threshold": None,
-                                        "margin": -math.inf, "worst_seed": run.seed})
-            row["runs"] += 1
+            if margin < entry["margin"]:
+                entry.update(margin=margin, worst=c["statistic"], threshold=c["threshold"], worst_seed=run.seed)
+        for name in run.unrecorded:  # a marked check cell that recorded nothing fails
+            row(run.chapter, name, "(not recorded)", seed=run.seed)
         for error in run.errors:
-            key = (run.chapter, "(error)", error[:80])
-            row = rows.setdefault(key, {"chapter": run.chapter, "check": "(error)", "statistic": error[:200],
-                                        "passes": 0, "runs": 0, "worst": None, "relation": "", "threshold": None,
-                                        "margin": -math.inf, "worst_seed": run.seed})
-            row["runs"] += 1
+            row(run.chapter, "(error)", error, seed=run.seed)
     return [rows[k] for k in sorted(rows)]
 
 

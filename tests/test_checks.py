@@ -58,3 +58,19 @@ def test_results_are_recorded_when_a_log_is_named(tmp_path, monkeypatch):
     monkeypatch.delenv("EBCORE_CHECK_LOG")
     ebcore.check("check-c", 1.0, "<", 2.0)
     assert len(read_check_log(log)) == 2
+
+
+def test_seed_sweep_summary_keeps_the_worst_run_and_flags_gaps():
+    from seed_sweep import ChapterRun, parse_range, summarise
+
+    good = {"name": "c", "what": "w", "passed": True, "margin": 0.5, "statistic": 1.0, "relation": "<", "threshold": 2.0}
+    bad = dict(good, passed=False, margin=-0.1, statistic=2.2)
+    runs = [ChapterRun("01_x", 1, checks=[good], unrecorded=["d"]), ChapterRun("01_x", 2, checks=[bad], errors=["E: x"])]
+    assert runs[0].ok is False and runs[1].ok is False and ChapterRun("01_x", 3, checks=[good]).ok
+    rows = {(r["check"], r["statistic"]): r for r in summarise(runs)}
+    assert rows["c", "w"]["passes"] == 1 and rows["c", "w"]["runs"] == 2
+    assert rows["c", "w"]["worst"] == 2.2 and rows["c", "w"]["worst_seed"] == 2
+    assert ("d", "(not recorded)") in rows and ("(error)", "E: x") in rows
+    assert parse_range("01-03,7") == [1, 2, 3, 7]
+    with pytest.raises(Exception):
+        parse_range("3-1")

@@ -12,7 +12,7 @@ import numpy as np
 
 from .dynamics import particle_flow
 from .priors import Gaussian, Prior
-from .validation import check_array, check_positive, check_scale
+from .validation import check_array, check_fraction, check_positive, check_scale
 
 __all__ = ["probability_flow_ode", "trajectory_error", "ONE_D_PRIORS", "one_d_prior", "error_grid",
            "gaussian_meanfield_bias"]
@@ -31,6 +31,7 @@ def probability_flow_ode(prior: Prior, y, sigma, time, rtol: float = 1e-10):
     check_array(y, "y", ndim=2)
     s = check_scale(sigma, "sigma")
     t_end = check_positive(time, "time")
+    rtol = check_fraction(rtol, "rtol")
     if t_end >= s * s / 2:
         raise ValueError(f"time must be < sigma**2 / 2 = {s * s / 2}, got {t_end}")
     y = np.asarray(y, dtype=np.float64)
@@ -164,9 +165,10 @@ def gaussian_meanfield_bias(prior_variance, sigma, bandwidth, time) -> float:
     """
     from .horizon import gaussian_variance_ode
 
-    v0 = check_positive(prior_variance, "prior_variance") + check_scale(sigma, "sigma") ** 2
+    s = check_scale(sigma, "sigma")
+    v0 = check_positive(prior_variance, "prior_variance") + s * s
     t = check_positive(time, "time")
-    if t >= (v0 - prior_variance) / 2:
-        raise ValueError("time must be < sigma**2 / 2")
+    if t >= s * s / 2:
+        raise ValueError(f"time must be < sigma**2 / 2 = {s * s / 2!r}, got {t!r}")
     v_h = float(gaussian_variance_ode(v0, bandwidth, t))
     return abs(np.sqrt(v_h) - np.sqrt(v0 - 2 * t))

@@ -17,7 +17,7 @@ import torch
 
 from .arrays import to_torch
 from .kernel import _chunk_rows, needs_differences, pairwise_squared_distances, posterior_mean, smoothed_log_density
-from .validation import SCALE_RANGE, check_array, check_int, check_nonnegative, check_positive, check_scale
+from .validation import SCALE_RANGE, as_float_array, check_array, check_fraction, check_int, check_nonnegative, check_positive, check_scale
 
 __all__ = ["particle_flow", "energy", "query_energy", "two_stage_denoise", "flow_time", "flow_depth",
            "stage_one_velocity", "euler_error_against_ode", "two_stage_sweep"]
@@ -102,7 +102,11 @@ def query_energy(z, tokens, bandwidth):
     """
     (q, p), back = to_torch(z=z, tokens=tokens)
     h = check_scale(bandwidth, "bandwidth")
+    check_array(q, "z", ndim=(2, 3))
     _check_tokens(p)
+    if q.ndim != p.ndim:
+        raise ValueError(f"z and tokens must both be unbatched (2-D) or both batched (3-D); got {q.ndim}-D and "
+                         f"{p.ndim}-D")
     log_density = smoothed_log_density(q, p, h)  # validates shapes
     d = q.shape[-1]
     n = p.shape[-2]
@@ -153,8 +157,10 @@ def flow_depth(step, bandwidth, time) -> int:
 
 def stage_one_velocity(tokens, bandwidth):
     r"""The Stage 1 ODE's velocity :math:`(A_h(p_i) - p_i)/h^2 = \nabla\log(\mu_N * \varphi_h)(p_i)`."""
+    (p,), back = to_torch(tokens=tokens)
+    _check_tokens(p)
     h = check_scale(bandwidth, "bandwidth")
-    return (posterior_mean(tokens, tokens, h) - tokens) / (h * h)
+    return back((posterior_mean(p, p, h) - p) / (h * h))
 
 
 #: The most layers :func:`euler_error_against_ode` runs for one step size.
@@ -175,7 +181,8 @@ def euler_error_against_ode(tokens, bandwidth, steps, time, rtol: float = 1e-11)
         raise TypeError("tokens must be a numpy array here")
     h = check_scale(bandwidth, "bandwidth")
     t_end = check_positive(time, "time")
-    steps = np.asarray(steps, dtype=np.float64)
+    rtol = check_fraction(rtol, "rtol")
+    steps = as_float_array(steps, "steps")
     if steps.ndim != 1 or len(steps) == 0 or not np.isfinite(steps).all() or (steps <= 0).any():
         raise ValueError("steps must be a non-empty 1-D array of positive numbers")
     most = t_end / (steps.min() * h * h)

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import special
 
 from .dynamics import flow_depth
-from .validation import check_finite_result, check_int, check_nonnegative, check_positive, check_scale
+from .validation import as_float_array, check_finite_result, check_int, check_nonnegative, check_positive, check_scale
 
 __all__ = ["gaussian_horizon", "gaussian_depth", "gaussian_variance_ode", "gaussian_variance_layers", "exact_step"]
 
@@ -37,7 +37,7 @@ def gaussian_variance_ode(initial_variance, bandwidth, time):
     function (:math:`\omega + \log\omega = z`). ``time`` may be an array; returns an array."""
     v0 = check_positive(initial_variance, "initial_variance")
     h = check_scale(bandwidth, "bandwidth")
-    t = np.asarray(time, dtype=np.float64)
+    t = as_float_array(time, "time")
     if not np.isfinite(t).all() or (t < 0).any():
         raise ValueError("time must be finite and >= 0")
     h2 = h * h
@@ -87,5 +87,6 @@ def exact_step(sigma, bandwidth, prior_variance, depth) -> float:
         return gaussian_variance_layers(v0, h, eta, layers)[-1] - s0_sq
 
     if gap(1.0) > 0:
-        raise ValueError(f"depth {layers} is too shallow: even step 1 leaves variance above {s0_sq}")
+        raise ValueError(f"depth, prior_variance: {layers} layer(s) are too few, even step 1 leaves the variance "
+                         f"above prior_variance = {s0_sq!r}")
     return float(brentq(gap, 1e-12, 1.0, xtol=1e-15, rtol=1e-15, maxiter=200))

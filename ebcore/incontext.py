@@ -17,10 +17,11 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from .arrays import to_torch
 from .kernel import linear_attention, posterior_mean, softmax_attention
 from .priors import Gaussian, Prior
 from .seeding import as_generator
-from .validation import check_choice, check_finite_result, check_int, check_positive, check_scale
+from .validation import check_array, check_choice, check_int_sequence, check_finite_result, check_int, check_positive, check_scale
 
 __all__ = ["ESTIMATORS", "TASKS", "predecessor_task", "predecessor_excess_curves", "in_context_estimate", "ExcessCurve", "excess_mse_curve", "softmax_gaussian_limit",
            "softmax_excess_floor", "linear_attention_excess"]
@@ -32,13 +33,20 @@ def in_context_estimate(estimator: str, queries, context, sigma, prior_variance:
     """Apply one read-out to queries (B, Q, n) against clean contexts (B, L, n)."""
     check_choice(estimator, "estimator", ESTIMATORS)
     s = check_scale(sigma, "sigma")
+    (queries, context), back = to_torch(queries=queries, context=context)
+    check_array(queries, "queries", ndim=(2, 3))
+    check_array(context, "context", ndim=(2, 3))
+    if queries.ndim != context.ndim:
+        raise ValueError(f"queries and context must both be unbatched (2-D) or both batched (3-D); got "
+                         f"{queries.ndim}-D and {context.ndim}-D")
     if estimator == "rbf":
-        return posterior_mean(queries, context, s)
+        return back(posterior_mean(queries, context, s))
     if estimator == "softmax":
-        return softmax_attention(queries, context, context, 1.0 / s**2)
+        return back(softmax_attention(queries, context, context, 1.0 / s**2))
     if prior_variance is None:
         raise ValueError("prior_variance is required for the linear read-out")
-    return linear_attention(queries, context, context, 1.0 / (check_positive(prior_variance, "prior_variance") + s**2))
+    inverse = 1.0 / (check_positive(prior_variance, "prior_variance") + s**2)
+    return back(linear_attention(queries, context, context, inverse))
 
 
 class ExcessCurve(NamedTuple):
@@ -60,9 +68,7 @@ def excess_mse_curve(prior: Prior, sigma, estimator: str, context_sizes, n_conte
     """
     s = check_scale(sigma, "sigma")
     check_choice(estimator, "estimator", ESTIMATORS)
-    sizes = np.asarray(context_sizes, dtype=np.int64)
-    if sizes.ndim != 1 or len(sizes) == 0 or (sizes < 1).any():
-        raise ValueError("context_sizes must be a non-empty 1-D sequence of positive integers")
+    sizes = np.asarray(check_int_sequence(context_sizes, "context_sizes", minimum=1), dtype=np.int64)
     b = check_int(n_contexts, "n_contexts", minimum=2)
     q = check_int(n_queries, "n_queries", minimum=1)
     gen = as_generator(rng)
@@ -151,8 +157,6 @@ def predecessor_excess_curves(context_sizes, n_contexts: int, n_queries: int, se
     Returns ``{(task, estimator): ExcessCurve}``; the linear read-out only for the Gaussian tasks.
     """
     from .cache import cached
-
-    from .validation import check_int_sequence
 
     # validated first: the key must name exactly what is computed (2.9 contexts is an error, not 2)
     sizes = check_int_sequence(context_sizes, "context_sizes", minimum=2)

@@ -361,7 +361,7 @@ def softmax_attention(queries, keys, values, scale, key_bias=None):
         raise TypeError("values must be a numpy array or a torch tensor, got NoneType")
     (q, k, v, b), back = to_torch(queries=queries, keys=keys, values=values, key_bias=key_bias)
     batched = _as_batched(q, k, v, "queries", "keys", "values")
-    check_positive(scale, "scale")
+    scale = check_positive(scale, "scale")
     if b is not None:
         check_array(b, "key_bias", ndim=(1, 2))
         if b.shape[-1] != k.shape[-2] or (b.ndim == 2 and (not batched or b.shape[0] != k.shape[0])):

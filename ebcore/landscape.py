@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .optim import NonFiniteLossError
 from .training import flat_parameters, set_flat_parameters
 from .validation import check_array, check_finite_result, check_int
 
@@ -83,18 +84,25 @@ class BatchedLoss:
     def __call__(self, points: torch.Tensor) -> torch.Tensor:
         if not isinstance(points, torch.Tensor):
             raise TypeError(f"points must be a torch tensor, got {type(points).__name__}")
-        check_array(points, "points", ndim=2, shape=(None, self.dimension), finite=False)
+        check_array(points, "points", ndim=2, shape=(None, self.dimension))
         points = points.to(self.dtype)
+        losses = None
         if self.vectorised:
             try:
                 batched = torch.func.vmap(self._one)
-                return torch.cat([batched(self._unflatten(block)) for block in torch.split(points, self.chunk)])
+                losses = torch.cat([batched(self._unflatten(block)) for block in torch.split(points, self.chunk)])
             except RuntimeError as error:
                 if "Batching rule not implemented" not in str(error):
                     raise
                 self.vectorised = False  # e.g. nn.LSTM: torch has no batching rule for aten::lstm
-        params = self._unflatten(points)
-        return torch.stack([self._one({n: v[i] for n, v in params.items()}) for i in range(points.shape[0])])
+        if losses is None:
+            params = self._unflatten(points)
+            losses = torch.stack([self._one({n: v[i] for n, v in params.items()}) for i in range(points.shape[0])])
+        bad = ~torch.isfinite(losses.detach())
+        if bool(bad.any()):
+            which = torch.nonzero(bad).flatten().tolist()
+            raise NonFiniteLossError(f"points: the loss is not finite at point(s) {which[:10]}")
+        return losses
 
     def loop(self, points: torch.Tensor):
         """Losses ``(P,)`` and gradients ``(P, D)``, one point at a time through the module (the paper's way)."""
@@ -158,7 +166,7 @@ def kernel_pca(X, n_components: int = 2, gamma: float | None = None, kernel: str
     check_choice(kernel, "kernel", KERNELS)
     if gamma is None:
         gamma = 1.0 / X.shape[1]
-    check_positive(gamma, "gamma")
+    gamma = check_positive(gamma, "gamma")
     model = KernelPCA(n_components=n_components, kernel=kernel, gamma=gamma, eigen_solver="dense")
     Z = model.fit_transform(X)
     signs = np.sign(Z[np.abs(Z).argmax(axis=0), np.arange(Z.shape[1])])
@@ -276,13 +284,14 @@ def two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, m: int, gamma=None) -> dict
             "within_a": float(1 - alpha ** 2), "within_b": float(1 - beta ** 2)}
 
 
-def two_cloud_critical_size(rho_a_sq, rho_b_sq, delta_sq, gamma=None) -> float:
+def two_cloud_critical_size(rho_a_sq, rho_b_sq, delta_sq, gamma=None) -> float | None:
     r"""Set size above which the group contrast is the leading component ({prf:ref}`thm-two-cloud-spectra`).
 
     The contrast eigenvalue grows linearly in ``m`` with slope ``c`` and the within-set eigenvalues
     do not depend on ``m``, so the contrast leads exactly when ``m > |within_a - within_b| / (2 c)``.
-    Returns that bound (``inf`` when ``c <= 0``: no set size separates the sets); ``gamma=None``
-    means linear PCA.
+    Returns that bound, or ``None`` when ``c <= 0``: then no set size makes the contrast lead (a
+    ``None`` rather than an infinity, so that the answer cannot enter arithmetic unnoticed);
+    ``gamma=None`` means linear PCA.
     """
     two = two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, 2, gamma)
     three = two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, 3, gamma)
@@ -290,7 +299,7 @@ def two_cloud_critical_size(rho_a_sq, rho_b_sq, delta_sq, gamma=None) -> float:
     if not np.isfinite(slope):
         raise ValueError("rho_a_sq, rho_b_sq, delta_sq, gamma: the spectrum is not finite for these values")
     if slope <= 0:
-        return float("inf")
+        return None
     return check_finite_result(abs(two["within_a"] - two["within_b"]) / (2 * slope),
                                "rho_a_sq, rho_b_sq, delta_sq, gamma")
 

@@ -18,9 +18,10 @@ import torch
 from torch import nn
 
 from .cache import array_digest
+from .optim import NonFiniteLossError
 from .priors import Prior
 from .seeding import as_generator
-from .validation import check_array, check_choice, check_int, check_positive, check_scale
+from .validation import as_float_array, check_array, check_choice, check_int, check_int_sequence, check_positive, check_scale
 
 __all__ = ["ATTENTION_KERNELS", "AttentionDenoiser", "OneLayerDenoiser", "CorruptionTask", "CleanContextTask",
            "family_task", "predecessor_family_task", "build", "train_many", "scaled_identity_fit", "attention_invariants",
@@ -178,14 +179,28 @@ class OneLayerDenoiser(nn.Module):
 def per_token_mse(outputs, targets):
     """Mean over tokens of the squared error summed over coordinates (the unit of ``Prior.bayes_mse``).
 
-    Non-finite ``outputs`` give a non-finite loss, on purpose: training detects divergence from it.
+    Raises :class:`ebcore.optim.NonFiniteLossError` (a ``ValueError``) when ``outputs`` hold a NaN
+    or an infinity, or when the loss overflows: training reads it as divergence, and
+    :class:`ebcore.optim.LBFGSGSS` as "step back" at a line-search trial point.
     """
     check_array(outputs, "outputs", finite=False)
     check_array(targets, "targets")
+    if isinstance(outputs, torch.Tensor) != isinstance(targets, torch.Tensor):
+        raise TypeError(f"outputs and targets must both be torch tensors or both numpy arrays, got "
+                        f"{type(outputs).__name__} and {type(targets).__name__}")
     if tuple(outputs.shape) != tuple(targets.shape):
         raise ValueError(f"outputs and targets must have the same shape, got {tuple(outputs.shape)} and "
                          f"{tuple(targets.shape)}")
-    return ((outputs - targets) ** 2).sum(-1).mean()
+    loss = ((outputs - targets) ** 2).sum(-1).mean()
+    try:
+        value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+    except RuntimeError:
+        # Inside a function transform (torch.func.vmap in ebcore.landscape.BatchedLoss) no value can
+        # be read; BatchedLoss checks the batched losses itself.
+        return loss
+    if not math.isfinite(value):
+        raise NonFiniteLossError(f"outputs: the loss is not finite ({value}); the model diverged")
+    return loss
 
 
 class CorruptionTask:
@@ -206,9 +221,9 @@ class CorruptionTask:
         self.prior = prior
         self.sigma = check_scale(sigma, "sigma")
         self.n_tokens = check_int(n_tokens, "n_tokens", minimum=2)
-        counts = tuple(check_int(c, "n_contexts", minimum=1) for c in n_contexts)
+        counts = tuple(check_int_sequence(n_contexts, "n_contexts", minimum=1))
         if len(counts) != 3:
-            raise ValueError("n_contexts must give (train, validation, test) counts")
+            raise ValueError(f"n_contexts must give (train, validation, test) counts, got {len(counts)} numbers")
         self.seed = check_int(seed, "seed", minimum=0)
         self.dtype = dtype
         gen = as_generator(self.seed)
@@ -252,7 +267,8 @@ class CleanContextTask(CorruptionTask):
 
     def __init__(self, prior: Prior, sigma, n_tokens: int, *, n_contexts=(512, 64, 256), seed: int = 0,
                  dtype: torch.dtype = torch.float64):
-        super().__init__(prior, sigma, n_tokens + 1, n_contexts=n_contexts, seed=seed, dtype=dtype)
+        super().__init__(prior, sigma, check_int(n_tokens, "n_tokens", minimum=1) + 1, n_contexts=n_contexts, seed=seed,
+                         dtype=dtype)
         for split, (noisy, clean) in self._data.items():
             sequence = clean.copy()
             sequence[:, -1] = noisy[:, -1]
@@ -442,8 +458,8 @@ def theory_grid_search(task: CorruptionTask, depth: int, bandwidths, steps, *, s
     """
     if not isinstance(task, CorruptionTask):
         raise TypeError(f"task must be a CorruptionTask, got {type(task).__name__}")
-    hs = np.asarray(bandwidths, dtype=np.float64)
-    etas = np.asarray(steps, dtype=np.float64)
+    hs = as_float_array(bandwidths, "bandwidths")
+    etas = as_float_array(steps, "steps")
     for name, grid in (("bandwidths", hs), ("steps", etas)):
         if grid.ndim != 1 or grid.size == 0 or not np.isfinite(grid).all() or (grid <= 0).any():
             raise ValueError(f"{name} must be a non-empty 1-D array of positive numbers")
@@ -507,8 +523,8 @@ def scaled_identity_loss(task: CleanContextTask, attention: str, a_values, b_val
     """Loss of :class:`OneLayerDenoiser` with ``W_PV = aI`` and ``W_KQ = bI`` on a grid: shape ``(len(a), len(b))``."""
     if not isinstance(task, CleanContextTask):
         raise TypeError(f"task must be a CleanContextTask, got {type(task).__name__}")
-    a_grid = np.asarray(a_values, dtype=np.float64)
-    b_grid = np.asarray(b_values, dtype=np.float64)
+    a_grid = as_float_array(a_values, "a_values")
+    b_grid = as_float_array(b_values, "b_values")
     if a_grid.ndim != 1 or b_grid.ndim != 1 or not (np.isfinite(a_grid).all() and np.isfinite(b_grid).all()):
         raise ValueError("a_values and b_values must be finite 1-D arrays")
     x, t = task.data(split)
@@ -540,7 +556,7 @@ def rotation_path(model: AttentionDenoiser, angle, n_points: int = 51) -> np.nda
         raise TypeError(f"model must be an AttentionDenoiser, got {type(model).__name__}")
     if model.dim != 2:
         raise ValueError(f"rotation_path is defined for planar models (dim 2), got dim {model.dim}")
-    theta = float(np.asarray(angle, dtype=np.float64))
+    theta = float(as_float_array(angle, "angle"))
     if not np.isfinite(theta):
         raise ValueError(f"angle must be finite, got {angle!r}")
     n_points = check_int(n_points, "n_points", minimum=2)

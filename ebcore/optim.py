@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .validation import SCALE_RANGE, check_array, check_int, check_nonnegative, check_positive, check_scale
+from .validation import SCALE_RANGE, as_float_array, check_array, check_finite_scalar, check_int, check_nonnegative, check_positive, check_scale
 
 __all__ = ["two_loop_direction", "dense_inverse_hessian", "lbfgs_iteration_counts", "GOLDEN_FRACTION", "NonFiniteLossError", "LineSearchResult", "golden_section_search", "MinimizeTrace",
            "ill_conditioned_quadratic", "rosenbrock", "minimize",
@@ -127,9 +127,7 @@ def bracket_minimum(phi: Callable[[float], float], phi0: float, first: float, ma
     """
     if not callable(phi):
         raise TypeError(f"phi must be callable, got {type(phi).__name__}")
-    phi0 = float(phi0)
-    if not math.isfinite(phi0):
-        raise ValueError(f"phi0 must be finite, got {phi0!r}")
+    phi0 = check_finite_scalar(phi0, "phi0")
     first = check_scale(first, "first")
     max_evals = check_int(max_evals, "max_evals", minimum=1)
     trials = [(0.0, phi0)]
@@ -195,12 +193,15 @@ def _golden_refine(phi, points, values, budget: int, tol: float):
     return b, fb, evals
 
 
-def _check_pairs(g, s_list, y_list):
+def _check_pairs(g, s_list, y_list, g_name: str = "g"):
+    for name, pairs in (("s_list", s_list), ("y_list", y_list)):
+        if not isinstance(pairs, (list, tuple)):
+            raise TypeError(f"{name} must be a list of torch tensors, got {type(pairs).__name__}")
     if not isinstance(g, torch.Tensor) or g.ndim != 1 or not g.dtype.is_floating_point:
-        raise TypeError("g must be a 1-d floating-point torch tensor")
+        raise TypeError(f"{g_name} must be a 1-d floating-point torch tensor")
     if len(s_list) != len(y_list) or not s_list:
         raise ValueError(f"s_list and y_list must be non-empty and of equal length, got {len(s_list)} and {len(y_list)}")
-    check_array(g, "g", ndim=1)
+    check_array(g, g_name, ndim=1)
     for i, (s, y) in enumerate(zip(s_list, y_list)):
         check_array(s, f"s_list[{i}]")
         check_array(y, f"y_list[{i}]")
@@ -242,10 +243,10 @@ def dense_inverse_hessian(s_list, y_list, rho_eps: float = 0.0) -> torch.Tensor:
     ``H <- (I - rho s y^T) H (I - rho y s^T) + rho s s^T`` for each pair, oldest first, from
     ``gamma I``. ``O(m n^2)`` memory and ``O(m n^3)`` time: for tests and small examples only.
     """
-    g = s_list[0] if s_list else None
-    if g is None:
-        raise ValueError("s_list must not be empty")
-    _check_pairs(g, s_list, y_list)
+    if not isinstance(s_list, (list, tuple)) or not s_list:
+        raise ValueError("s_list must be a non-empty list of torch tensors")
+    g = s_list[0]
+    _check_pairs(g, s_list, y_list, g_name="s_list[0]")
     rho_eps = check_nonnegative(rho_eps, "rho_eps")
     n = g.numel()
     eye = torch.eye(n, dtype=g.dtype, device=g.device)
@@ -298,7 +299,13 @@ class LBFGSGSS(torch.optim.Optimizer):
         rho_eps = check_nonnegative(rho_eps, "rho_eps")
         defaults = dict(history_size=history_size, max_evals=max_evals, tol=tol,
                         max_bracket_evals=max_bracket_evals, rho_eps=rho_eps)
-        super().__init__(params, defaults)
+        if isinstance(params, torch.Tensor):
+            raise TypeError("params must be an iterable of tensors (e.g. [x] or model.parameters()), got a tensor")
+        try:
+            super().__init__(params, defaults)
+        except (TypeError, ValueError) as exc:
+            # torch's own messages do not name the argument
+            raise type(exc)(f"params: {exc}") from None
         if len(self.param_groups) != 1:
             raise ValueError("params must form a single parameter group for LBFGSGSS")
         self._params = self.param_groups[0]["params"]
@@ -395,14 +402,24 @@ class LBFGSGSS(torch.optim.Optimizer):
         direction = p / p_norm
 
         def phi(t: float) -> float:
-            self._set_params(x + t * direction)
+            trial = x + t * direction
+            if not bool(torch.isfinite(trial).all()):
+                # A step so long that the parameters overflow: read as an infinite loss ("step
+                # back") without asking the objective, which may refuse non-finite inputs.
+                return math.inf
+            self._set_params(trial)
             self.evaluations["loss"] += 1
-            if takes_backward:
-                value = closure(backward=False)
-            else:
-                with torch.enable_grad():
-                    value = closure()
-                self.evaluations["gradient"] += 1
+            try:
+                if takes_backward:
+                    value = closure(backward=False)
+                else:
+                    with torch.enable_grad():
+                        value = closure()
+                    self.evaluations["gradient"] += 1
+            except NonFiniteLossError:
+                # The objective diverges at this trial point (e.g. a network whose outputs
+                # overflow): the search steps back, as from any infinite value.
+                return math.inf
             return self._scalar_loss(value, "at a line-search trial point")
 
         points, values, _ = bracket_minimum(phi, f0, p_norm, group["max_bracket_evals"])
@@ -450,11 +467,11 @@ def ill_conditioned_quadratic(dim: int, condition: float):
 def rosenbrock(x: torch.Tensor) -> torch.Tensor:
     """Rosenbrock's function ``sum (1 - x_i)^2 + 100 (x_{i+1} - x_i^2)^2`` (minimum 0 at ones).
 
-    Non-finite entries of ``x`` give a non-finite value (a line search reads it as "step back").
+    ``x`` must be finite (:class:`LBFGSGSS` never evaluates a trial point with a non-finite entry).
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch tensor, got {type(x).__name__}")
-    check_array(x, "x", ndim=1, finite=False)
+    check_array(x, "x", ndim=1)
     return ((1 - x[:-1]) ** 2 + 100.0 * (x[1:] - x[:-1] ** 2) ** 2).sum()
 
 
@@ -470,7 +487,7 @@ def minimize(f: Callable, x0, *, target: float = 1e-8, max_iters: int = 1000, me
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     if not isinstance(x0, (torch.Tensor, np.ndarray)):
         raise TypeError(f"x0 must be a numpy array or a torch tensor, got {type(x0).__name__}")
-    x0 = torch.as_tensor(x0, dtype=torch.float64)
+    x0 = torch.from_numpy(as_float_array(x0, "x0"))
     if x0.ndim != 1 or x0.numel() == 0 or not bool(torch.isfinite(x0).all()):
         raise ValueError(f"x0 must be a non-empty finite vector, got shape {tuple(x0.shape)}")
     target = check_positive(target, "target")

@@ -34,7 +34,7 @@ import torch
 
 from .optim import LBFGSGSS, NonFiniteLossError
 from .progress import progress_bar
-from .validation import check_array, check_choice, check_int, check_nonnegative, check_positive
+from .validation import as_float_array, check_array, check_choice, check_int, check_nonnegative, check_positive
 
 __all__ = ["PathResult", "fourier_path", "linear_path", "nudged_elastic_band", "fourier_basis",
            "fourier_points", "fourier_gradient", "path_objective", "path_heights", "OBJECTIVES", "PATH_OPTIMIZERS"]
@@ -148,7 +148,7 @@ def fourier_gradient(point_gradients, points, n_modes: int, lam: float) -> np.nd
     if g.shape != w.shape:
         raise ValueError(f"point_gradients and points must have the same shape, got {g.shape} and {w.shape}")
     n_modes = check_int(n_modes, "n_modes", minimum=1)
-    check_nonnegative(lam, "lam")
+    lam = check_nonnegative(lam, "lam")
     t = np.linspace(0.0, 1.0, w.shape[0])
     basis = np.sin(np.pi * t[:, None] * np.arange(1, n_modes + 1)[None, :])
     diff = np.diff(w, axis=0)
@@ -184,7 +184,7 @@ def path_heights(loss: Callable, points, *, chunk: int = 256, gradients: bool = 
     """
     if not callable(loss):
         raise TypeError("loss must be callable")
-    pts = points if isinstance(points, torch.Tensor) else torch.as_tensor(np.asarray(points))
+    pts = points if isinstance(points, torch.Tensor) else torch.from_numpy(as_float_array(points, "points"))
     check_array(pts, "points", ndim=2)
     chunk = check_int(chunk, "chunk", minimum=1)
     heights, grads = [], []
@@ -270,7 +270,9 @@ def path_objective(values, points, lam, objective="sum", temperature=None):
     check_choice(objective, "objective", OBJECTIVES)
     if objective == "smooth_max" and temperature is None:
         raise ValueError("temperature must be given for objective='smooth_max'")
-    check_nonnegative(lam, "lam")
+    lam = check_nonnegative(lam, "lam")
+    if temperature is not None:
+        temperature = check_positive(temperature, "temperature")
     if not isinstance(values, torch.Tensor) or not isinstance(points, torch.Tensor):
         raise TypeError("values and points must be torch tensors")
     check_array(values, "values")
@@ -331,13 +333,13 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
     n_points, density = _check_common(loss, report_loss, n_points, density)
     s, e = _check_endpoints(start, end)
     n_modes = check_int(n_modes, "n_modes", minimum=1)
-    check_nonnegative(lam, "lam")
+    lam = check_nonnegative(lam, "lam")
     steps = check_int(steps, "steps", minimum=0)
-    check_positive(lr, "lr")
+    lr = check_positive(lr, "lr")
     check_choice(objective, "objective", OBJECTIVES)
     check_choice(optimizer, "optimizer", PATH_OPTIMIZERS)
     if temperature is not None:
-        check_positive(temperature, "temperature")
+        temperature = check_positive(temperature, "temperature")
     if record_every is not None:
         record_every = check_int(record_every, "record_every", minimum=1)
     if n_points < 3 and steps > 0:
@@ -361,6 +363,10 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
     def objective_at(coef, where="during the optimisation", trial=False):
         nonlocal evaluations
         inner = straight[1:-1] + basis @ coef
+        if not bool(torch.isfinite(inner.detach()).all()):
+            if trial:  # a line-search trial point: an infinite value tells the search to step back
+                return torch.tensor(math.inf, dtype=s.dtype, device=s.device)
+            raise NonFiniteLossError(f"lr: the path points overflowed {where} (lr={lr!r}); lower the learning rate")
         raw = loss(inner)
         evaluations += n_points - 2
         if trial and isinstance(raw, torch.Tensor) and not bool(torch.isfinite(raw.detach()).all()):
@@ -465,10 +471,10 @@ def nudged_elastic_band(loss: Callable, start, end, n_points: int = 21, *, steps
         raise ValueError(f"n_points must be >= 3 for an elastic band, got {n_points}")
     s, e = _check_endpoints(start, end)
     steps = check_int(steps, "steps", minimum=0)
-    check_positive(spring, "spring")
-    check_positive(step_size, "step_size")
+    spring = check_positive(spring, "spring")
+    step_size = check_positive(step_size, "step_size")
     climb_after = check_int(climb_after, "climb_after", minimum=0)
-    check_nonnegative(force_tol, "force_tol")
+    force_tol = check_nonnegative(force_tol, "force_tol")
     t = torch.linspace(0.0, 1.0, n_points, dtype=s.dtype, device=s.device)
     images = ((1 - t)[:, None] * s + t[:, None] * e).clone()
     with torch.no_grad():
@@ -479,6 +485,9 @@ def nudged_elastic_band(loss: Callable, start, end, n_points: int = 21, *, steps
     history = []
     for step in progress_bar(range(1, steps + 1), desc="NEB", progress=progress):
         inner = images[1:-1].detach().clone().requires_grad_(True)
+        if not bool(torch.isfinite(inner).all()):
+            raise NonFiniteLossError(f"step_size: the images overflowed at step {step} (step_size={step_size!r}); "
+                                     "lower it")
         with torch.enable_grad():
             values = _check_loss_output(loss(inner), inner, "loss", f"at step {step}")
             (grad,) = torch.autograd.grad(values.sum(), inner)

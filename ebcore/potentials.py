@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .validation import SCALE_RANGE, check_array, check_finite_scalar, check_int, check_positive
+from .validation import SCALE_RANGE, as_float_array, check_array, check_finite_scalar, check_int, check_positive
 
 __all__ = ["TWO_BUMP", "two_bump", "curved_double_well", "muller_brown", "stationary_point", "StationaryPoint",
            "POTENTIALS", "ReferenceLandscape", "reference_landscape"]
@@ -51,7 +51,7 @@ _MB_y0 = (0.0, 0.5, 1.5, 1.0)
 
 
 def _xy(points):
-    check_array(points, "points", ndim=2, shape=(None, 2), finite=False)
+    check_array(points, "points", ndim=2, shape=(None, 2))
     if not isinstance(points, torch.Tensor):
         raise TypeError(f"points must be a torch tensor, got {type(points).__name__}")
     return points[:, 0], points[:, 1]
@@ -112,9 +112,9 @@ def stationary_point(potential: Callable, guess, *, tol: float = 1e-12, max_iter
     """
     if not callable(potential):
         raise TypeError("potential must be callable")
-    guess = np.asarray(guess, dtype=np.float64)
+    guess = as_float_array(guess, "guess")
     check_array(guess, "guess", shape=(2,))
-    check_positive(tol, "tol")
+    tol = check_positive(tol, "tol")
     max_iterations = check_int(max_iterations, "max_iterations", minimum=1)
     x = torch.tensor(guess, dtype=torch.float64)
 

@@ -189,6 +189,9 @@ class GaussianMixture(Prior):
     """
 
     def __init__(self, means, weights, sigma):
+        for name, value in (("means", means), ("weights", weights)):
+            if not isinstance(value, np.ndarray):
+                raise TypeError(f"{name} must be a numpy array (priors are numpy objects), got {type(value).__name__}")
         check_array(means, "means", ndim=2)
         k, n = means.shape
         check_probability_weights(weights, "weights", size=k)

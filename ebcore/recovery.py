@@ -56,8 +56,12 @@ def recovery_settings(sigma, bandwidth, prior_variance, nominal_step: float = 0.
     then :func:`ebcore.horizon.exact_step`. ``prior_variance`` is the prior's variance per coordinate
     (for non-Gaussian priors the Gaussian horizon is a heuristic)."""
     t_star = gaussian_horizon(sigma, bandwidth, prior_variance)
-    depth = max(1, flow_depth(check_positive(nominal_step, "nominal_step"), bandwidth, t_star))
-    return depth, exact_step(sigma, bandwidth, prior_variance, depth)
+    nominal_step = check_positive(nominal_step, "nominal_step")
+    try:
+        depth = max(1, flow_depth(nominal_step, bandwidth, t_star))
+        return depth, exact_step(sigma, bandwidth, prior_variance, depth)
+    except ValueError as exc:  # the inner functions name their own arguments (step, depth)
+        raise ValueError(f"nominal_step={nominal_step!r} with bandwidth={bandwidth!r}: {exc}") from None
 
 
 def two_stage_excess(prior: Prior, sigma, context_size: int, bandwidth, step, depth: int, n_contexts: int, rng):

@@ -46,4 +46,9 @@ def markdown_table(header, rows):
 
 def format_mean_se(mean: float, se: float, digits: int = 2) -> str:
     """``mean ± se`` in scientific notation with ``digits`` significant digits."""
+    from .validation import check_finite_scalar, check_int
+
+    mean = check_finite_scalar(mean, "mean")
+    se = check_finite_scalar(se, "se")
+    digits = check_int(digits, "digits", minimum=1)
     return f"{mean:.{digits - 1}e} ± {se:.1e}"

@@ -6,14 +6,14 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats as _st
 
-from .validation import check_array, check_positive
+from .validation import as_float_array, check_array, check_fraction, check_int
 
 __all__ = ["mean_and_se", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero", "bootstrap_median_ci"]
 
 
 def mean_and_se(samples, axis=0):
     """Sample mean and its standard error (``std(ddof=1) / sqrt(n)``) along ``axis``."""
-    samples = np.asarray(samples, dtype=np.float64)
+    samples = as_float_array(samples, "samples")
     check_array(samples, "samples")
     if samples.ndim == 0:
         raise ValueError("samples must have at least one dimension, got a scalar")
@@ -41,21 +41,19 @@ def fit_power_law(x, y, y_se=None, level: float = 0.95) -> PowerLawFit:
     ``y_se / y``); the interval uses Student's t with ``len(x) - 2`` degrees of freedom and the
     residual scatter, so it is honest when the error bars are too small as well as too large.
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    x = as_float_array(x, "x")
+    y = as_float_array(y, "y")
     check_array(x, "x", ndim=1)
     check_array(y, "y", shape=(x.shape[0],))
     if x.shape[0] < 3:
         raise ValueError("x needs at least 3 points for a slope with an interval")
-    level = check_positive(level, "level")
-    if not level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    level = check_fraction(level, "level")
     if (x <= 0).any() or (y <= 0).any():
         raise ValueError("x and y must be positive for a power-law fit")
     if y_se is None:
         w = np.ones_like(y)
     else:
-        y_se = np.asarray(y_se, dtype=np.float64)
+        y_se = as_float_array(y_se, "y_se")
         check_array(y_se, "y_se", shape=(x.shape[0],))
         if (y_se <= 0).any():
             raise ValueError("y_se must be positive")
@@ -84,9 +82,9 @@ class Extrapolation(NamedTuple):
 def extrapolate_to_zero(x, y, y_se) -> Extrapolation:
     """Weighted least squares of ``y`` on ``x`` (weights ``1/y_se^2``), for limits such as ``N -> inf``
     in the variable ``x = 1/N``. Standard errors come from ``y_se`` (assumed correct and independent)."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    y_se = np.asarray(y_se, dtype=np.float64)
+    x = as_float_array(x, "x")
+    y = as_float_array(y, "y")
+    y_se = as_float_array(y_se, "y_se")
     check_array(x, "x", ndim=1)
     check_array(y, "y", shape=(x.shape[0],))
     check_array(y_se, "y_se", shape=(x.shape[0],))
@@ -107,13 +105,9 @@ def bootstrap_median_ci(samples, level: float = 0.95, n_resamples: int = 2000, s
     """
     from .seeding import as_generator
 
-    x = np.asarray(samples, dtype=np.float64)
-    if x.ndim != 1 or x.size == 0 or not np.isfinite(x).all():
-        raise ValueError(f"samples must be a non-empty finite 1-d array, got shape {x.shape}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
-    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
-        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    x = check_array(as_float_array(samples, "samples"), "samples", ndim=1)
+    level = check_fraction(level, "level")
+    n_resamples = check_int(n_resamples, "n_resamples", minimum=1)
     rng = as_generator(seed)
     medians = np.median(x[rng.integers(0, x.size, size=(int(n_resamples), x.size))], axis=1)
     alpha = (1 - level) / 2

@@ -26,7 +26,7 @@ from torch import nn
 from .cache import ResultsCache, array_digest, default_cache
 from .optim import LBFGSGSS
 from .progress import progress_bar
-from .validation import check_int, check_positive
+from .validation import as_float_array, check_array, check_int, check_nonnegative, check_positive
 
 __all__ = ["OptimizerSpec", "sgd", "adam", "lbfgs_gss", "torch_lbfgs", "TrainingRun", "train", "flat_parameters",
            "set_flat_parameters", "SOLUTIONS"]
@@ -72,7 +72,8 @@ class OptimizerSpec:
 def sgd(lr: float, momentum: float = 0.0, batch_size: int = 64) -> OptimizerSpec:
     """Mini-batch SGD (the paper: batches of 64, loss averaged over the batch)."""
     lr = check_positive(lr, "lr")
-    if not 0.0 <= float(momentum) < 1.0:
+    momentum = check_nonnegative(momentum, "momentum")
+    if not momentum < 1.0:
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     return OptimizerSpec("sgd", (("lr", lr), ("momentum", float(momentum))), batch_size)
@@ -119,7 +120,9 @@ def set_flat_parameters(model: nn.Module, vector) -> nn.Module:
     """Write a flat vector (as from :func:`flat_parameters`) into ``model``; returns ``model``."""
     params = [p for p in model.parameters() if p.requires_grad]
     total = sum(p.numel() for p in params)
-    vector = torch.as_tensor(np.asarray(vector) if not isinstance(vector, torch.Tensor) else vector)
+    if not isinstance(vector, torch.Tensor):
+        vector = torch.from_numpy(as_float_array(vector, "vector"))
+    check_array(vector, "vector", finite=False)
     if vector.ndim != 1 or vector.numel() != total:
         raise ValueError(f"vector must have shape ({total},), got {tuple(vector.shape)}")
     if not bool(torch.isfinite(vector).all()):

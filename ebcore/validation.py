@@ -18,6 +18,9 @@ __all__ = [
     "check_scale",
     "SCALE_RANGE",
     "check_nonnegative",
+    "check_finite_scalar",
+    "check_fraction",
+    "as_float_array",
     "check_int",
     "check_int_sequence",
     "check_seed",
@@ -137,6 +140,32 @@ def check_finite_scalar(value, name: str) -> float:
     if not np.isfinite(v):
         raise ValueError(f"{name} must be a finite number, got {v!r}")
     return v
+
+
+def check_fraction(value, name: str) -> float:
+    """Check a number strictly between 0 and 1 (a confidence level, a relative tolerance); return it."""
+    v = _scalar_value(value, name)
+    if not 0.0 < v < 1.0:
+        raise ValueError(f"{name} must be a number in (0, 1), got {v!r}")
+    return v
+
+
+def as_float_array(values, name: str) -> np.ndarray:
+    """Convert real numbers (a list, a tuple, a numpy array or a tensor) to a float64 numpy array.
+
+    Refuses strings, ``None`` and anything numpy cannot read as real numbers with a
+    :class:`TypeError` naming the argument (numpy's own message names none). The result is not
+    checked further: follow with :func:`check_array` for shape and finiteness.
+    """
+    if values is None or isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be real numbers, got {type(values).__name__}")
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be real numbers, got {type(values).__name__} ({exc})") from None
+    return array
 
 
 def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:

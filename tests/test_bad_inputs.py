@@ -386,28 +386,6 @@ SKIPPED: dict[str, str] = {
         "methods of records or modules whose inputs are checked by the constructors above"),
 }
 
-#: Arguments through which a NaN or an infinity must pass to the result by design, with the reason:
-#: their callers read a non-finite value as a signal. Only the "nan" and "inf" array mutations of
-#: these arguments may return non-finite results; every other mutation is checked as usual.
-NONFINITE_PASSTHROUGH: dict[tuple[str, str], str] = {
-    ("potentials.two_bump", "points"): "a loss on path points: a line-search trial at an infinite point must "
-                                       "return an infinite height so that the search steps back",
-    ("potentials.curved_double_well", "points"): "as potentials.two_bump",
-    ("potentials.muller_brown", "points"): "as potentials.two_bump",
-    ("optim.rosenbrock", "x"): "an objective of optim.minimize: the line search maps a non-finite value to "
-                               "'step back'",
-    ("models.per_token_mse", "outputs"): "the training loss: ebcore.training detects divergence from a "
-                                         "non-finite loss",
-    ("models.CorruptionTask.loss", "outputs"): "as models.per_token_mse",
-}
-
-#: Callables whose documented result is infinite for some valid inputs, with the documentation.
-DOCUMENTED_NONFINITE: dict[tuple[str, str, str], str] = {
-    ("landscape.two_cloud_critical_size", "delta_sq", "minus_one"): (
-        "a negative delta_sq is a valid fitted model; the documented answer is inf when the contrast "
-        "eigenvalue does not grow with the set size (no set size separates the sets)"),
-}
-
 _RECORDS = {"PathResult", "StationaryPoint", "ReferenceLandscape", "ExcessCurve", "RecoveryCurve", "TwoCloud",
             "PowerLawFit", "Extrapolation", "LineSearchResult", "MinimizeTrace", "TrainingRun", "OptimizerSpec",
             "Ensemble", "CacheEntry", "SoftmaxForm", "ChapterSeeds", "NonFiniteLossError", "Prior",
@@ -574,27 +552,39 @@ def _alarm(signum, frame):
 
 
 
-def run_mutations(name: str):
-    """Run every mutation of one valid call; return ``(n_calls, raw, silent)`` lists of messages."""
+@dataclasses.dataclass
+class Outcome:
+    """What the mutated calls of one callable did: ``calls`` in all; messages for each failure kind."""
+
+    calls: int = 0
+    raw: list = dataclasses.field(default_factory=list)       # an exception other than TypeError/ValueError
+    silent: list = dataclasses.field(default_factory=list)    # a NaN or an infinity in the result
+    unnamed: list = dataclasses.field(default_factory=list)   # a refusal that does not name the argument
+
+
+def _names_argument(exc: BaseException, arg: str) -> bool:
+    """Whether a refusal's message names the argument (``self`` of a method is the instance)."""
+    return arg in str(exc)
+
+
+def run_mutations(name: str) -> Outcome:
+    """Run every mutation of one valid call."""
     call = VALID_CALLS[name]
-    raw, silent, n = [], [], 0
+    outcome = Outcome()
     previous = signal.signal(signal.SIGALRM, _alarm)
     try:
-        _run(name, call, raw, silent)
+        _run(name, call, outcome)
     finally:
         signal.signal(signal.SIGALRM, previous)
-    return _COUNT.pop(), raw, silent
+    return outcome
 
 
-_COUNT = []
-
-
-def _run(name, call, raw, silent):
-    n = 0
+def _run(name, call, outcome):
+    raw, silent, unnamed = outcome.raw, outcome.silent, outcome.unnamed
     for arg, mname, value in list(mutations(call, call.make())):
         kwargs = call.make()
         kwargs[arg] = value
-        n += 1
+        outcome.calls += 1
         if _TRACE:
             print(f"  {name} {arg} {mname}", flush=True)
         try:
@@ -610,20 +600,18 @@ def _run(name, call, raw, silent):
             raw.append(f"{name}({arg}={_short(value)} [{mname}]): still running after {CALL_SECONDS} s "
                        "(a bad value started a huge job instead of being refused)")
             continue
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as exc:
+            if not _names_argument(exc, arg):
+                unnamed.append(f"{name}({arg}={_short(value)} [{mname}]): {type(exc).__name__} does not name "
+                               f"{arg!r}: {str(exc).splitlines()[0][:120] if str(exc) else '(no message)'}")
             continue
         except Exception as exc:  # noqa: BLE001 - the point is to catch everything else
             raw.append(f"{name}({arg}={_short(value)} [{mname}]): raw {type(exc).__name__}: "
                        f"{str(exc).splitlines()[0][:120] if str(exc) else ''}")
             continue
         where = non_finite(result)
-        if where is not None and mname in ("nan", "inf") and (name, arg) in NONFINITE_PASSTHROUGH:
-            continue
-        if where is not None and (name, arg, mname) in DOCUMENTED_NONFINITE:
-            continue
         if where is not None:
             silent.append(f"{name}({arg}={_short(value)} [{mname}]): returned non-finite result{where}")
-    _COUNT.append(n)
 
 
 # --------------------------------------------------------------------------------------------
@@ -672,24 +660,28 @@ def test_valid_call_is_fast_and_finite(name, isolated_cache):
 
 @pytest.mark.parametrize("name", sorted(VALID_CALLS))
 def test_bad_inputs_raise_type_or_value_error(name, isolated_cache):
-    n, raw, silent = run_mutations(name)
-    problems = raw + silent
-    assert not problems, (f"{len(problems)} of {n} mutated calls of {name} failed "
-                          f"({len(raw)} raw exceptions, {len(silent)} silent non-finite):\n  " + "\n  ".join(problems))
+    outcome = run_mutations(name)
+    problems = outcome.raw + outcome.silent + outcome.unnamed
+    assert not problems, (f"{len(problems)} of {outcome.calls} mutated calls of {name} failed "
+                          f"({len(outcome.raw)} raw exceptions, {len(outcome.silent)} silent non-finite, "
+                          f"{len(outcome.unnamed)} refusals that do not name the argument):\n  "
+                          + "\n  ".join(problems))
 
 
-if __name__ == "__main__":  # a summary of the counts: python tests/test_bad_inputs.py
+if __name__ == "__main__":  # a summary of the counts: python tests/test_bad_inputs.py [-v]
     import sys
     _TRACE = "-v" in sys.argv
-    totals = [0, 0, 0]
+    totals = Outcome()
     for key in sorted(VALID_CALLS):
-        n, raw, silent = run_mutations(key)
-        totals[0] += n
-        totals[1] += len(raw)
-        totals[2] += len(silent)
-        if raw or silent:
-            print(f"{key}: {n} calls, {len(raw)} raw, {len(silent)} silent")
-            for line in raw + silent:
+        outcome = run_mutations(key)
+        totals.calls += outcome.calls
+        problems = outcome.raw + outcome.silent + outcome.unnamed
+        for field in ("raw", "silent", "unnamed"):
+            getattr(totals, field).extend(getattr(outcome, field))
+        if problems:
+            print(f"{key}: {outcome.calls} calls, {len(outcome.raw)} raw, {len(outcome.silent)} silent, "
+                  f"{len(outcome.unnamed)} unnamed")
+            for line in problems:
                 print("    " + line)
-    print(f"TOTAL: {len(VALID_CALLS)} functions, {totals[0]} calls, {totals[1]} raw exceptions, "
-          f"{totals[2]} silent non-finite")
+    print(f"TOTAL: {len(VALID_CALLS)} functions, {totals.calls} calls, {len(totals.raw)} raw exceptions, "
+          f"{len(totals.silent)} silent non-finite, {len(totals.unnamed)} refusals not naming the argument")

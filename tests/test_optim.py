@@ -147,6 +147,38 @@ def test_non_finite_trial_points_are_avoided():
     assert abs(float(x.detach()) - 1.9) < 1e-3
 
 
+def test_trial_points_where_the_objective_refuses_are_avoided():
+    # An objective that raises NonFiniteLossError beyond x = 2 (as ebcore.models.per_token_mse does
+    # for diverged outputs) is read as "step back", like an infinite value.
+    x = torch.nn.Parameter(torch.tensor([0.0], dtype=torch.float64))
+    opt = LBFGSGSS([x])
+
+    def closure(backward=True):
+        opt.zero_grad()
+        if bool((x > 2.0).any()):
+            raise NonFiniteLossError("outputs: diverged")
+        value = ((x - 1.9) ** 2).sum()
+        if backward:
+            value.backward()
+        return value
+
+    for _ in range(10):
+        opt.step(closure)
+    assert abs(float(x.detach()) - 1.9) < 1e-3
+
+
+def test_losses_refuse_non_finite_inputs_naming_them():
+    from ebcore import models, potentials
+
+    outputs = torch.tensor([[[math.inf, 0.0]]], dtype=torch.float64)
+    with pytest.raises(NonFiniteLossError, match="outputs"):
+        models.per_token_mse(outputs, torch.zeros_like(outputs))
+    with pytest.raises(ValueError, match="points"):
+        potentials.two_bump(torch.tensor([[math.nan, 0.0]], dtype=torch.float64))
+    with pytest.raises(ValueError, match="x"):
+        optim.rosenbrock(torch.tensor([math.inf, 0.0], dtype=torch.float64))
+
+
 def test_minimize_input_checks():
     with pytest.raises(TypeError, match="x0"):
         optim.minimize(optim.rosenbrock, [1.0, 2.0])

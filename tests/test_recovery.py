@@ -17,7 +17,7 @@ def test_exact_step_returns_the_prior():
     depth, step = recovery.recovery_settings(1.0, 1.0, 1.0)
     excess = recovery.two_stage_excess(prior, 1.0, 2048, 1.0, step, depth, 2, 0)
     assert excess.mean() < 0.02  # the measured 1/N curve of chapter 7 gives about 0.004 here
-    with pytest.raises(ValueError, match="shallow"):
+    with pytest.raises(ValueError, match="too few"):
         horizon.exact_step(3.0, 0.1, 1.0, 1)
 
 

@@ -1,7 +1,7 @@
 """Sphinx extension: the audit table and the API reference, regenerated on every build.
 
 The audit page holds the marker line ``% audit-table``; when Sphinx reads that page the marker is
-replaced by :func:`ebcore.audit.audit_table_markdown`, so the table always matches the installed
+replaced by :func:`ebcore.book.audit.audit_table_markdown`, so the table always matches the installed
 ``ebcore`` (an executed cell would be served from the execution cache, which keys on a cell's
 source and not on the library it calls). Both pages are re-read on every build for the same reason.
 """

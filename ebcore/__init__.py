@@ -2,7 +2,7 @@
 and *How the optimizer shapes the landscape*.
 
 Every algorithm of the book lives here once; the chapters call it, the tests check it, and
-:mod:`ebcore.audit` records which function implements which labelled statement.
+:mod:`ebcore.book.audit` records which function implements which labelled statement.
 """
 from . import (audit, barriers, cache, diffusion, ensembles, horizon, incontext, landscape, models, nets, optim, paths, potentials, recovery,
                priors, stats, training)
@@ -12,11 +12,11 @@ from .corruption import corrupt
 from .dynamics import energy, flow_depth, flow_time, particle_flow, query_energy, two_stage_denoise
 from .kernel import linear_attention, posterior_mean, rbf_as_softmax, smoothed_log_density, softmax_attention
 from .numerics import finite_difference_gradient
-from .reporting import glue
 from .scale import at_scale, current_scale
 from .seeding import as_generator, book_seed, chapter_seeds, seed_everything
 from .book import check
-from .style import PALETTE, use_book_style
+from .book.reporting import glue
+from .book.style import PALETTE, use_book_style
 
 __version__ = "0.1.0"
 

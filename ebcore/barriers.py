@@ -5,18 +5,23 @@ path (:func:`ebcore.paths.fourier_path`, the paper's settings) is optimised on t
 a data subsample, then its dense barrier is measured on the full training set and on the test
 set (the *training* and *held-out* landscapes of the paper). Optionally the second solution of
 each pair is first aligned to the first by permuting hidden units
-(:func:`ebcore.landscape.align_to`), which leaves its function unchanged and removes barriers that
+(:func:`ebcore.alignment.align_to`), which leaves its function unchanged and removes barriers that
 are only due to the permutation symmetry. Results are cached by the solutions, the settings and
 the code version.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
-from . import landscape, nets, paths
+from . import nets, paths
+from .alignment import ALIGNABLE, align_to
+from .batched_loss import batched_loss
+from .tasks import check_task
 from .cache import cached
-from .progress import progress_bar
+from .parallel import default_workers, parallel_map
 from .seeding import as_generator
 from .validation import check_array, check_choice, check_int
 
@@ -39,23 +44,21 @@ def random_pairs(n: int, n_pairs: int, seed: int = 0) -> np.ndarray:
 
 
 def _task(architecture):
+    """The task of ``architecture`` (a digits architecture name, or a task with ``make_model``) and its
+    name for progress bars and alignment (the architecture name; for a task object its class name)."""
     if isinstance(architecture, str):
         check_choice(architecture, "architecture", nets.ARCHITECTURES)
         return nets.DigitsTask(architecture), architecture
-    for attribute in ("data", "loss", "config", "make_model"):
-        if not callable(getattr(architecture, attribute, None)):
-            raise TypeError("architecture must be a digits architecture name or a task with data(), loss(), config() "
-                            f"and make_model() (e.g. ebcore.models.LandscapeTask), got {type(architecture).__name__}")
-    return architecture, "task"
+    check_task(architecture, "architecture", make_model=True)
+    return architecture, type(architecture).__name__
 
 
-def _one_pair(architecture, a, b, subsample, steps, n_modes, n_points, lam, lr, threads):
-    if threads is not None:
-        torch.set_num_threads(threads)
+def _one_pair(architecture, subsample, steps, n_modes, n_points, lam, lr, ends):
+    a, b = ends
     task, _ = _task(architecture)
-    optimise_on = landscape.batched_loss(task, "train", subsample=subsample, seed=0)
-    train_loss = landscape.batched_loss(task, "train")
-    test_loss = landscape.batched_loss(task, "test")
+    optimise_on = batched_loss(task, "train", subsample=subsample, seed=0)
+    train_loss = batched_loss(task, "train")
+    test_loss = batched_loss(task, "test")
     start, end = torch.tensor(a, dtype=task.dtype), torch.tensor(b, dtype=task.dtype)
     result = paths.fourier_path(optimise_on, start, end, n_modes=n_modes, n_points=n_points, lam=lam,
                                 steps=steps, lr=lr, report_loss=train_loss)
@@ -75,20 +78,11 @@ def _one_pair(architecture, a, b, subsample, steps, n_modes, n_points, lam, lr, 
 
 
 def _compute(architecture, solutions, pairs, align, subsample, steps, n_modes, n_points, lam, lr, progress, n_jobs):
-    from joblib import Parallel, delayed
-
     _, name = _task(architecture)
-    ends = [(solutions[i], landscape.align_to(solutions[i], solutions[j], architecture) if align else solutions[j])
+    ends = [(solutions[i], align_to(solutions[i], solutions[j], architecture) if align else solutions[j])
             for i, j in pairs]
-    options = (subsample, steps, n_modes, n_points, lam, lr)
-    if n_jobs == 1:
-        rows = [_one_pair(architecture, a, b, *options, None)
-                for a, b in progress_bar(ends, desc=f"{name} barriers", progress=progress)]
-    else:
-        # one thread per worker process: the processes, not BLAS threads, share the cores
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-        rows = list(progress_bar(parallel(delayed(_one_pair)(architecture, a, b, *options, 1) for a, b in ends),
-                                 total=len(ends), desc=f"{name} barriers", progress=progress))
+    one_pair = functools.partial(_one_pair, architecture, subsample, steps, n_modes, n_points, lam, lr)
+    rows = parallel_map(one_pair, ends, n_jobs=n_jobs, desc=f"{name} barriers", progress=progress)
     return {k: np.asarray([row[k] for row in rows], dtype=np.float64) for k in BARRIER_FIELDS}
 
 
@@ -104,7 +98,7 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, subsam
     training barrier, the evaluations used, and the distance between the (aligned) end points.
     Paths are optimised on ``subsample`` training samples (``None``: all of them; for the digits,
     1,078 images). ``architecture`` is a digits architecture name or a task object with
-    ``make_model`` (:class:`ebcore.models.LandscapeTask` for the attention denoiser). Pairs are
+    ``make_model`` (:class:`ebcore.jobs.LandscapeTask` for the attention denoiser). Pairs are
     independent, so ``n_jobs`` processes can share them (the results depend on ``n_jobs`` only
     through floating-point round-off). The default is one process: on a 2-core CPU two one-thread
     processes were no faster than one two-thread process (chapter 11 took 178 s either way), as
@@ -117,9 +111,9 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, subsam
         raise ValueError(f"pairs must be an (n_pairs, 2) integer array, got shape {pairs.shape}")
     if pairs.size and (pairs.min() < 0 or pairs.max() >= len(solutions)):
         raise ValueError(f"pairs must index the {len(solutions)} solutions")
-    if align and name not in landscape.ALIGNABLE:
-        raise ValueError(f"align=True needs an architecture in {landscape.ALIGNABLE}, got {name!r}")
-    config = {"architecture": name if name != "task" else task.config(), "solutions": solutions,
+    if align and name not in ALIGNABLE:
+        raise ValueError(f"align=True needs an architecture in {ALIGNABLE}, got {name!r}")
+    config = {"task": task.config(), "solutions": solutions,
               "pairs": pairs.astype(np.int64), "align": bool(align),
               "subsample": subsample, "steps": steps, "n_modes": n_modes, "n_points": n_points, "lam": lam, "lr": lr}
     n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
@@ -136,10 +130,9 @@ CONVERGENCE_RUNS = {
 }
 
 
-def _convergence_run(architecture, a, b, subsample, options, threads):
-    torch.set_num_threads(threads)
+def _convergence_run(architecture, a, b, subsample, options):
     task, _ = _task(architecture)
-    loss = landscape.batched_loss(task, "train", subsample=subsample, seed=0)
+    loss = batched_loss(task, "train", subsample=subsample, seed=0)
     start, end = torch.tensor(a, dtype=task.dtype), torch.tensor(b, dtype=task.dtype)
     result = paths.fourier_path(loss, start, end, **options)
     return {**{f"record.{k}": np.asarray(v, dtype=np.float64) for k, v in result.record.items()},
@@ -154,25 +147,19 @@ def path_convergence(architecture, start, end, *, subsample: int | None = 128, n
     ``{label: (record, evaluations)}`` with ``record`` the snapshots of
     :func:`ebcore.paths.fourier_path` (``steps``, ``evaluations``, ``dense_barrier``, ...).
     """
-    import os
-
-    from joblib import Parallel, delayed
-
     task, name = _task(architecture)
     a = np.asarray(check_array(start, "start", ndim=1), dtype=np.float64)
     b = np.asarray(check_array(end, "end", ndim=1), dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"start and end must have the same size, got {a.size} and {b.size}")
-    n_jobs = max(1, min(os.cpu_count() or 1, len(CONVERGENCE_RUNS))) if n_jobs is None else n_jobs
-    n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
-    config = {"architecture": name if name != "task" else task.config(), "start": a, "end": b, "subsample": subsample,
+    n_jobs = default_workers(len(CONVERGENCE_RUNS)) if n_jobs is None else check_int(n_jobs, "n_jobs", minimum=1)
+    config = {"task": task.config(), "start": a, "end": b, "subsample": subsample,
               "runs": {label: dict(options) for label, options in CONVERGENCE_RUNS.items()}}
 
     def compute():
-        threads = 1 if n_jobs > 1 else torch.get_num_threads()
-        jobs = (delayed(_convergence_run)(architecture, a, b, subsample, options, threads)
-                for options in CONVERGENCE_RUNS.values())
-        outputs = Parallel(n_jobs=n_jobs)(jobs)
+        run = functools.partial(_convergence_run, architecture, a, b, subsample)
+        outputs = parallel_map(run, list(CONVERGENCE_RUNS.values()), n_jobs=n_jobs, desc=f"{name} convergence",
+                               progress=False)
         arrays = {f"{index}/{key}": value for index, out in enumerate(outputs) for key, value in out.items()}
         return arrays, {}
 

@@ -29,7 +29,6 @@ import errno
 import fcntl
 import hashlib
 import inspect
-import io
 import json
 import os
 import tempfile

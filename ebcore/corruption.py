@@ -1,7 +1,6 @@
 """All-token corruption: every token is observed through additive Gaussian noise."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from .seeding import as_generator

@@ -17,15 +17,13 @@ different number of trial points for each member, which a vectorised batch canno
 """
 from __future__ import annotations
 
-import os
+import functools
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from joblib import Parallel, delayed
 
 from . import nets, training
-from .progress import progress_bar
+from .parallel import parallel_map
 from .scale import at_scale
 from .validation import check_choice, check_int
 
@@ -102,8 +100,7 @@ class Ensemble:
         return self.curves[split][np.arange(len(epochs)), epochs]
 
 
-def _train_member(architecture: str, spec: training.OptimizerSpec, epochs: int, seed: int, threads: int):
-    torch.set_num_threads(threads)
+def _train_member(architecture: str, spec: training.OptimizerSpec, epochs: int, seed: int):
     task = nets.DigitsTask(architecture)
     model = task.make_model(seed)
     run = training.train(model, task, spec, epochs=epochs, seed=seed, progress=False)
@@ -127,20 +124,10 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
         raise ValueError(f"n_keep must be <= n_runs ({n_runs}), got {n_keep}")
     epochs = settings["epochs"][optimizer] if epochs is None else check_int(epochs, "epochs", minimum=1)
     first_seed = check_int(first_seed, "first_seed", minimum=0)
-    if n_jobs is None:
-        n_jobs = max(1, min(os.cpu_count() or 1, n_runs))
-    n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
     spec = optimizer_spec(architecture, optimizer)
     seeds = list(range(first_seed, first_seed + n_runs))
-    if n_jobs == 1 and backend is None:
-        runs = [_train_member(architecture, spec, epochs, seed, torch.get_num_threads())
-                for seed in progress_bar(seeds, desc=f"{architecture} {optimizer}", progress=progress)]
-    else:
-        # One thread per worker process: the processes, not BLAS threads, share the cores.
-        jobs = (delayed(_train_member)(architecture, spec, epochs, seed, 1) for seed in seeds)
-        parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
-        runs = list(progress_bar(parallel(jobs), total=n_runs, desc=f"{architecture} {optimizer}",
-                                 progress=progress))
+    runs = parallel_map(functools.partial(_train_member, architecture, spec, epochs), seeds, n_jobs=n_jobs,
+                        backend=backend, desc=f"{architecture} {optimizer}", progress=progress)
     all_train = np.array([run.curves["train"].min() for run in runs])
     kept = np.sort(np.argsort(all_train, kind="stable")[:n_keep])
     kinds = list(training.SOLUTIONS) + ["final"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import torch
 
 from .arrays import to_torch
 from .kernel import linear_attention, posterior_mean, softmax_attention

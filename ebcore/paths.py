@@ -19,7 +19,7 @@ Three methods share one result type, :class:`PathResult`:
 
 A *loss* is a callable taking a batch of points ``(P, D)`` (a torch tensor) to their losses
 ``(P,)``, differentiable; every path point of an iteration is evaluated in one call.
-:func:`ebcore.landscape.batched_loss` builds one from a network and its data. Evaluations are counted
+:func:`ebcore.batched_loss.batched_loss` builds one from a network and its data. Evaluations are counted
 in point-evaluations (one loss value and its gradient at one point of parameter space), the unit of
 the paper's per-point loop.
 """

@@ -26,6 +26,7 @@ from torch import nn
 from .cache import ResultsCache, array_digest, default_cache
 from .optim import LBFGSGSS
 from .progress import progress_bar
+from .tasks import check_task
 from .validation import as_float_array, check_array, check_int, check_nonnegative, check_positive
 
 __all__ = ["OptimizerSpec", "sgd", "adam", "lbfgs_gss", "torch_lbfgs", "TrainingRun", "train", "flat_parameters",
@@ -194,13 +195,6 @@ def _restore_optimizer_state(optimizer, arrays: dict, scalars: dict) -> None:
         optimizer.evaluations.update(scalars["evaluations"])
 
 
-def _check_task(task) -> None:
-    for attribute in ("data", "loss", "config"):
-        if not callable(getattr(task, attribute, None)):
-            raise TypeError(f"task must have a callable {attribute}() (see ebcore.training), "
-                            f"got {type(task).__name__}")
-
-
 def train(model: nn.Module, task, make_optimizer, *, epochs: int, seed: int = 0,
           cache: ResultsCache | bool | None = True, checkpoint_every: int | None = None,
           progress: bool | None = None) -> TrainingRun:
@@ -216,7 +210,7 @@ def train(model: nn.Module, task, make_optimizer, *, epochs: int, seed: int = 0,
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    _check_task(task)
+    check_task(task)
     if not callable(make_optimizer):
         raise TypeError(f"make_optimizer must be callable, got {type(make_optimizer).__name__}")
     epochs = check_int(epochs, "epochs", minimum=1)
@@ -242,25 +236,21 @@ def train(model: nn.Module, task, make_optimizer, *, epochs: int, seed: int = 0,
               "n_params": int(initial.size), "epochs": epochs, "seed": seed,
               "optimizer": make_optimizer.config() if cache is not None else repr(make_optimizer)}
 
-    if cache is not None:
-        done = cache.load("train-run", config)
-        if done is not None:
-            return _run_from_entry(model, done, config)
-        with cache.lock("train-run", config):
-            done = cache.load("train-run", config)
-            if done is not None:
-                return _run_from_entry(model, done, config)
-            run = _train_loop(model, task, make_optimizer, epochs, seed, batch_size, cache, config,
-                              checkpoint_every, progress)
-            arrays = {f"curve.{k}": v for k, v in run.curves.items()}
-            arrays.update({f"solution.{k}": v for k, v in run.solutions.items()})
-            cache.store("train-run", config, arrays, {"best_epoch": run.best_epoch,
-                                                     "evaluations": run.evaluations,
-                                                     "seconds": run.seconds})
-            cache.clear_entry("train-checkpoint", config)
-            return run
-    return _train_loop(model, task, make_optimizer, epochs, seed, batch_size, None, config,
-                       checkpoint_every, progress)
+    if cache is None:
+        return _train_loop(model, task, make_optimizer, epochs, seed, batch_size, None, config,
+                           checkpoint_every, progress)
+
+    def compute():
+        run = _train_loop(model, task, make_optimizer, epochs, seed, batch_size, cache, config,
+                          checkpoint_every, progress)
+        arrays = {f"curve.{k}": v for k, v in run.curves.items()}
+        arrays.update({f"solution.{k}": v for k, v in run.solutions.items()})
+        return arrays, {"best_epoch": run.best_epoch, "evaluations": run.evaluations, "seconds": run.seconds}
+
+    entry = cache.get_or_compute("train-run", config, compute)
+    if not entry.hit:
+        cache.clear_entry("train-checkpoint", config)  # the finished run supersedes its checkpoint
+    return _run_from_entry(model, entry, config)
 
 
 def _run_from_entry(model, entry, config) -> TrainingRun:
@@ -269,7 +259,7 @@ def _run_from_entry(model, entry, config) -> TrainingRun:
     set_flat_parameters(model, solutions["final"])
     return TrainingRun(curves=curves, solutions=solutions, best_epoch=dict(entry.info["best_epoch"]),
                        evaluations=dict(entry.info["evaluations"]), seconds=float(entry.info["seconds"]),
-                       config=config, from_cache=True)
+                       config=config, from_cache=entry.hit)
 
 
 def _train_loop(model, task, make_optimizer, epochs, seed, batch_size, cache, config, checkpoint_every,

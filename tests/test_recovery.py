@@ -118,7 +118,7 @@ def test_prior_families_and_shift():
     task = models.family_task("circle", n_tokens=8, n_contexts=(3, 2, 2))
     noisy, clean = task.data("test")
     assert noisy.shape == (2, 8, 2) and task.bayes("test").shape == (2, 8, 2)
-    with pytest.raises(ValueError, match="job 0"):
+    with pytest.raises(ValueError, match=r"jobs\[0\]"):
         models.train_many([{"kind": "attention"}])
     with pytest.raises(ValueError, match="steps"):
         models.theory_grid_search(task, 2, [0.5], [-1.0])

@@ -1,7 +1,10 @@
 """The book's own machinery, apart from the numerical library.
 
-Nothing here computes a result that a chapter reports: it records checks for the seed sweep.
-The results cache's code version ignores this package, so editing it never invalidates a stored
+:mod:`~ebcore.book.checks` records the chapters' checks for the seed sweep,
+:mod:`~ebcore.book.audit` is the statement -> code -> check registry, :mod:`~ebcore.book.reporting`
+glues values into the text and formats tables, :mod:`~ebcore.book.style` is the figure style.
+Nothing here computes a result that a chapter reports, and no numerical module imports it, so
+the results cache's code version ignores this package: editing it never invalidates a stored
 ensemble or path.
 """
 from .checks import RELATIONS, CheckResult, check, read_check_log

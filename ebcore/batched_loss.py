@@ -1,0 +1,120 @@
+"""A network's loss at many flat parameter vectors in one call (chapters 10 to 13).
+
+Paths through parameter space (:mod:`ebcore.paths`) need the loss at every path point; here
+those evaluations are batched with :mod:`torch.func` instead of looping over points.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .optim import NonFiniteLossError
+from .training import set_flat_parameters
+from .validation import check_array, check_int
+
+__all__ = ['BatchedLoss', 'batched_loss']
+
+
+class BatchedLoss:
+    """A network's loss at many flat parameter vectors in one call: ``(P, D)`` to ``(P,)``.
+
+    The parameters of ``model`` (in ``parameters()`` order, the layout of
+    :func:`flat_parameters`) are replaced by each row of ``points`` through
+    :func:`torch.func.functional_call`, and :func:`torch.func.vmap` batches the rows, so the
+    forward and backward passes of all path points run as batched matrix products. Rows are taken
+    ``chunk`` at a time to bound memory (activations grow as ``chunk x n_samples x width``).
+    :meth:`loop` is the reference method of the paper's notebooks: one forward and one backward
+    pass per point through the module itself.
+    """
+
+    def __init__(self, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn, *, chunk: int = 64):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not callable(loss_fn):
+            raise TypeError("loss_fn must be callable (outputs, targets) -> scalar")
+        check_array(inputs, "inputs", ndim=(2, 3, 4))
+        if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
+            raise TypeError("inputs and targets must be torch tensors")
+        if targets.shape[0] != inputs.shape[0]:
+            raise ValueError(f"inputs and targets must have the same number of samples, got {inputs.shape[0]} "
+                             f"and {targets.shape[0]}")
+        self.model, self.inputs, self.targets, self.loss_fn = model, inputs, targets, loss_fn
+        self.chunk = check_int(chunk, "chunk", minimum=1)
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self.names = [n for n, _ in named]
+        self.shapes = [tuple(p.shape) for _, p in named]
+        self.sizes = [p.numel() for _, p in named]
+        self.dimension = sum(self.sizes)
+        self.dtype = named[0][1].dtype
+        self.buffers = dict(model.named_buffers())
+        # Set to False once vmap has failed for this model (no batching rule, e.g. nn.LSTM); points
+        # then go through functional_call one by one, still differentiable with respect to the points.
+        self.vectorised = True
+
+    def _unflatten(self, points):
+        pieces = torch.split(points, self.sizes, dim=1)
+        return {n: piece.reshape(points.shape[0], *shape) for n, piece, shape in zip(self.names, pieces, self.shapes)}
+
+    def _one(self, params):
+        outputs = torch.func.functional_call(self.model, (params, self.buffers), (self.inputs,))
+        return self.loss_fn(outputs, self.targets)
+
+    def __call__(self, points: torch.Tensor) -> torch.Tensor:
+        if not isinstance(points, torch.Tensor):
+            raise TypeError(f"points must be a torch tensor, got {type(points).__name__}")
+        check_array(points, "points", ndim=2, shape=(None, self.dimension))
+        points = points.to(self.dtype)
+        losses = None
+        if self.vectorised:
+            try:
+                batched = torch.func.vmap(self._one)
+                losses = torch.cat([batched(self._unflatten(block)) for block in torch.split(points, self.chunk)])
+            except RuntimeError as error:
+                if "Batching rule not implemented" not in str(error):
+                    raise
+                self.vectorised = False  # e.g. nn.LSTM: torch has no batching rule for aten::lstm
+        if losses is None:
+            params = self._unflatten(points)
+            losses = torch.stack([self._one({n: v[i] for n, v in params.items()}) for i in range(points.shape[0])])
+        bad = ~torch.isfinite(losses.detach())
+        if bool(bad.any()):
+            which = torch.nonzero(bad).flatten().tolist()
+            raise NonFiniteLossError(f"points: the loss is not finite at point(s) {which[:10]}")
+        return losses
+
+    def loop(self, points: torch.Tensor):
+        """Losses ``(P,)`` and gradients ``(P, D)``, one point at a time through the module (the paper's way)."""
+        check_array(points, "points", ndim=2, shape=(None, self.dimension))
+        losses, grads = [], []
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        for w in points:
+            set_flat_parameters(self.model, w.detach())
+            for p in params:
+                p.grad = None
+            value = self.loss_fn(self.model(self.inputs), self.targets)
+            value.backward()
+            losses.append(value.detach())
+            grads.append(torch.cat([p.grad.reshape(-1) for p in params]))
+        return torch.stack(losses), torch.stack(grads)
+
+
+def batched_loss(task, split: str = "train", *, subsample: int | None = None, seed: int = 0,
+                 chunk: int = 64) -> BatchedLoss:
+    """:class:`BatchedLoss` of a :class:`ebcore.nets.DigitsTask` on one data split.
+
+    ``subsample`` keeps that many samples of the split (drawn without replacement under ``seed``):
+    paths are optimised on a subsample and their barriers measured on the whole split.
+    """
+    from .nets import SPLITS
+    from .seeding import as_generator
+    from .validation import check_choice
+
+    check_choice(split, "split", SPLITS)
+    inputs, targets = task.data(split)
+    if subsample is not None:
+        subsample = check_int(subsample, "subsample", minimum=1)
+        if subsample < inputs.shape[0]:
+            rows = np.sort(as_generator(seed).choice(inputs.shape[0], subsample, replace=False))
+            inputs, targets = inputs[rows], targets[rows]
+    return BatchedLoss(task.make_model(0), inputs, targets, task.loss, chunk=chunk)

@@ -1,0 +1,146 @@
+r"""What trained denoisers learned (chapter 8): scaled-identity fits, the identifiable attention
+invariants, the theory construction's best grid point, and test reports against the Bayes denoiser.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .denoisers import AttentionDenoiser, OneLayerDenoiser
+from .stats import mean_and_se
+from .tasks import CleanContextTask, CorruptionTask
+from .validation import as_float_array, check_array, check_int
+
+__all__ = ['scaled_identity_fit', 'attention_invariants', 'theory_grid_search', 'denoising_report', 'scaled_identity_loss']
+
+
+def scaled_identity_fit(matrix):
+    """Nearest multiple of the identity: ``(c, residual)`` with ``c = tr(W)/n`` and the relative
+    Frobenius residual ``|W - cI| / |W|`` (0 for an exact scaled identity)."""
+    W = np.asarray(check_array(matrix, "matrix", ndim=2), dtype=np.float64)
+    if W.shape[0] != W.shape[1]:
+        raise ValueError(f"matrix must be square, got {W.shape}")
+    c = np.trace(W) / W.shape[0]
+    norm = np.linalg.norm(W)
+    return float(c), float(np.linalg.norm(W - c * np.eye(W.shape[0])) / norm) if norm > 0 else 0.0
+
+
+def attention_invariants(model: AttentionDenoiser) -> list[dict]:
+    r"""What the loss of a Gaussian-kernel layer can see, per layer and for the final step.
+
+    The scores :math:`-|Qz - Kp|^2/2` up to terms the softmax cancels are
+    :math:`z^\top Q^\top K p - |Kp|^2/2`, unchanged when :math:`Q` and :math:`K` are both rotated
+    by the same orthogonal matrix. So the identifiable quantities are the metric :math:`K^\top K`
+    (theory :math:`I/h^2`), the cross map :math:`Q^\top K` (theory :math:`I/h^2`), the value map
+    :math:`V` (theory :math:`I`) and the step. Returns one dict per layer (``"final"`` last) with
+    ``bandwidths`` (:math:`1/\sqrt{\lambda}` of the metric's eigenvalues) and the scaled-identity
+    fits of ``cross`` and ``value``.
+    """
+    if not isinstance(model, AttentionDenoiser):
+        raise TypeError(f"model must be an AttentionDenoiser, got {type(model).__name__}")
+    rows = []
+    n_layers = model.layer_key.shape[0]
+    maps = [(f"layer {i + 1}", model.layer_query[i], model.layer_key[i], model.layer_value[i], model.layer_step[i])
+            for i in range(n_layers)]
+    maps.append(("final", model.final_query, model.final_key, model.final_value, None))
+    for name, Q, K, V, step in maps:
+        Q, K, V = (m.detach().double().numpy() for m in (Q, K, V))
+        metric = np.linalg.eigvalsh(K.T @ K)
+        rows.append({"layer": name, "bandwidths": 1.0 / np.sqrt(np.maximum(metric, 1e-300)),
+                     "cross": scaled_identity_fit(Q.T @ K), "value": scaled_identity_fit(V),
+                     "step": None if step is None else float(step.detach())})
+    return rows
+
+
+def theory_grid_search(task: CorruptionTask, depth: int, bandwidths, steps, *, split: str = "train",
+                       max_contexts: int | None = 128, cache: bool = True):
+    """Best Stage 1 bandwidth and step for :meth:`AttentionDenoiser.from_theory` on a task, by grid search.
+
+    The query bandwidth is the task's noise level (the theory's choice). The grid is evaluated on
+    ``split`` (the training contexts by default, so that the test split stays unseen). Returns
+    ``(bandwidth, step, loss, losses)`` with ``losses`` of shape ``(len(bandwidths), len(steps))``.
+    """
+    if not isinstance(task, CorruptionTask):
+        raise TypeError(f"task must be a CorruptionTask, got {type(task).__name__}")
+    hs = as_float_array(bandwidths, "bandwidths")
+    etas = as_float_array(steps, "steps")
+    for name, grid in (("bandwidths", hs), ("steps", etas)):
+        if grid.ndim != 1 or grid.size == 0 or not np.isfinite(grid).all() or (grid <= 0).any():
+            raise ValueError(f"{name} must be a non-empty 1-D array of positive numbers")
+    depth = check_int(depth, "depth", minimum=0)
+    x, t = task.data(split)
+    if max_contexts is not None:
+        x, t = x[:check_int(max_contexts, "max_contexts", minimum=1)], t[:max_contexts]
+    x, t = x.double(), t.double()
+
+    def compute():
+        losses = np.empty((hs.size, etas.size))
+        with torch.no_grad():
+            for i, h in enumerate(hs):
+                for j, eta in enumerate(etas):
+                    model = AttentionDenoiser.from_theory(depth, float(h), float(eta), task.sigma, task.dim)
+                    losses[i, j] = float(task.loss(model(x), t))
+        return {"losses": losses}, {}
+
+    if cache:
+        from .cache import cached
+
+        config = {"task": task.config(), "depth": depth, "bandwidths": hs.tolist(), "steps": etas.tolist(),
+                  "split": split, "contexts": int(x.shape[0])}
+        losses = cached("theory-grid", config, compute).arrays["losses"]
+    else:
+        losses = compute()[0]["losses"]
+    i, j = np.unravel_index(np.argmin(losses), losses.shape)
+    return float(hs[i]), float(etas[j]), float(losses[i, j]), losses
+
+
+def denoising_report(model: nn.Module, task: CorruptionTask, split: str = "test") -> dict:
+    """Test MSE, Bayes MSE and excess of a model on a task's split, with standard errors over contexts.
+
+    Returns ``{name: (mean, standard error)}`` for ``mse``, ``bayes`` (the Bayes denoiser's MSE on
+    the same tokens), ``gap`` (their difference, paired by context) and ``excess``, the mean of
+    :math:`|f(y) - E[x \\mid y]|^2`, each context judged against the Bayes denoiser of its own prior.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch module, got {type(model).__name__}")
+    if not isinstance(task, CorruptionTask):
+        raise TypeError(f"task must be a CorruptionTask or CleanContextTask, got {type(task).__name__}")
+    x, t = task.data(split)
+    dtype = next(model.parameters()).dtype
+    with torch.no_grad():
+        out = model(x.to(dtype)).double().numpy()
+    clean = t.double().numpy()
+    bayes = task.bayes(split)
+    axes = tuple(range(1, out.ndim - 1)) or None
+
+    def per_context(a, b):
+        v = ((a - b) ** 2).sum(-1)
+        return v.mean(axis=axes) if axes else v
+
+    rows = {"mse": per_context(out, clean), "bayes": per_context(bayes, clean), "excess": per_context(out, bayes)}
+    rows["gap"] = rows["mse"] - rows["bayes"]
+    return {k: tuple(float(x) for x in mean_and_se(v)) for k, v in rows.items()}
+
+
+def scaled_identity_loss(task: CleanContextTask, attention: str, a_values, b_values, *, split: str = "test"):
+    """Loss of :class:`OneLayerDenoiser` with ``W_PV = aI`` and ``W_KQ = bI`` on a grid: shape ``(len(a), len(b))``."""
+    if not isinstance(task, CleanContextTask):
+        raise TypeError(f"task must be a CleanContextTask, got {type(task).__name__}")
+    a_grid = as_float_array(a_values, "a_values")
+    b_grid = as_float_array(b_values, "b_values")
+    if a_grid.ndim != 1 or b_grid.ndim != 1 or not (np.isfinite(a_grid).all() and np.isfinite(b_grid).all()):
+        raise ValueError("a_values and b_values must be finite 1-D arrays")
+    x, t = task.data(split)
+    x, t = x.double(), t.double()
+    model = OneLayerDenoiser(task.dim, attention=attention, dtype=torch.float64)
+    eye = torch.eye(task.dim, dtype=torch.float64)
+    out = np.empty((a_grid.size, b_grid.size))
+    with torch.no_grad():
+        for j, b in enumerate(b_grid):
+            model.key_query.copy_(float(b) * eye)
+            model.value.copy_(eye)
+            base = model(x)
+            for i, a in enumerate(a_grid):
+                out[i, j] = float(task.loss(float(a) * base, t))
+    return out

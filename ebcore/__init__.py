@@ -4,9 +4,29 @@ and *How the optimizer shapes the landscape*.
 Every algorithm of the book lives here once; the chapters call it, the tests check it, and
 :mod:`ebcore.book.audit` records which function implements which labelled statement.
 """
-from . import (audit, barriers, cache, diffusion, ensembles, horizon, incontext, landscape, models, nets, optim, paths, potentials, recovery,
-               priors, stats, training)
+from . import (
+               audit,
+               barriers,
+               cache,
+               diffusion,
+               ensembles,
+               horizon,
+               incontext,
+               landscape,
+               models,
+               nets,
+               optim,
+               paths,
+               potentials,
+               priors,
+               recovery,
+               stats,
+               training,
+)
 from .arrays import default_device, to_torch
+from .book import check
+from .book.reporting import glue
+from .book.style import PALETTE, use_book_style
 from .cache import ResultsCache, cached, cached_call, code_version
 from .corruption import corrupt
 from .dynamics import energy, flow_depth, flow_time, particle_flow, query_energy, two_stage_denoise
@@ -14,9 +34,6 @@ from .kernel import linear_attention, posterior_mean, rbf_as_softmax, smoothed_l
 from .numerics import finite_difference_gradient
 from .scale import at_scale, current_scale
 from .seeding import as_generator, book_seed, chapter_seeds, seed_everything
-from .book import check
-from .book.reporting import glue
-from .book.style import PALETTE, use_book_style
 
 __version__ = "0.1.0"
 

@@ -2,7 +2,16 @@
 
 Every name keeps working from here.
 """
-from .book.audit import (AuditEntry, ENTRIES, STATEMENT_KINDS, audit_problems, audit_table_markdown, canonical_name,
-                         labelled_statements, repository_root, resolve)
+from .book.audit import (
+                         ENTRIES,
+                         STATEMENT_KINDS,
+                         AuditEntry,
+                         audit_problems,
+                         audit_table_markdown,
+                         canonical_name,
+                         labelled_statements,
+                         repository_root,
+                         resolve,
+)
 
 __all__ = ['AuditEntry', 'ENTRIES', 'STATEMENT_KINDS', 'labelled_statements', 'resolve', 'audit_problems', 'audit_table_markdown', 'canonical_name', 'repository_root']

@@ -19,10 +19,10 @@ import torch
 from . import nets, paths
 from .alignment import ALIGNABLE, align_to
 from .batched_loss import batched_loss
-from .tasks import check_task
 from .cache import cached
 from .parallel import default_workers, parallel_map
 from .seeding import as_generator
+from .tasks import check_task
 from .validation import check_array, check_choice, check_int
 
 __all__ = ["random_pairs", "pair_barriers", "BARRIER_FIELDS", "CONVERGENCE_RUNS", "path_convergence"]

@@ -10,7 +10,7 @@ from torch import nn
 from .denoisers import AttentionDenoiser, OneLayerDenoiser
 from .stats import mean_and_se
 from .tasks import CleanContextTask, CorruptionTask
-from .validation import as_float_array, check_array, check_int
+from .validation import check_array, check_grid, check_int
 
 __all__ = ['scaled_identity_fit', 'attention_invariants', 'theory_grid_search', 'denoising_report', 'scaled_identity_loss']
 
@@ -63,11 +63,8 @@ def theory_grid_search(task: CorruptionTask, depth: int, bandwidths, steps, *, s
     """
     if not isinstance(task, CorruptionTask):
         raise TypeError(f"task must be a CorruptionTask, got {type(task).__name__}")
-    hs = as_float_array(bandwidths, "bandwidths")
-    etas = as_float_array(steps, "steps")
-    for name, grid in (("bandwidths", hs), ("steps", etas)):
-        if grid.ndim != 1 or grid.size == 0 or not np.isfinite(grid).all() or (grid <= 0).any():
-            raise ValueError(f"{name} must be a non-empty 1-D array of positive numbers")
+    hs = check_grid(bandwidths, "bandwidths")
+    etas = check_grid(steps, "steps")
     depth = check_int(depth, "depth", minimum=0)
     x, t = task.data(split)
     if max_contexts is not None:
@@ -127,10 +124,8 @@ def scaled_identity_loss(task: CleanContextTask, attention: str, a_values, b_val
     """Loss of :class:`OneLayerDenoiser` with ``W_PV = aI`` and ``W_KQ = bI`` on a grid: shape ``(len(a), len(b))``."""
     if not isinstance(task, CleanContextTask):
         raise TypeError(f"task must be a CleanContextTask, got {type(task).__name__}")
-    a_grid = as_float_array(a_values, "a_values")
-    b_grid = as_float_array(b_values, "b_values")
-    if a_grid.ndim != 1 or b_grid.ndim != 1 or not (np.isfinite(a_grid).all() and np.isfinite(b_grid).all()):
-        raise ValueError("a_values and b_values must be finite 1-D arrays")
+    a_grid = check_grid(a_values, "a_values", positive=False)
+    b_grid = check_grid(b_values, "b_values", positive=False)
     x, t = task.data(split)
     x, t = x.double(), t.double()
     model = OneLayerDenoiser(task.dim, attention=attention, dtype=torch.float64)

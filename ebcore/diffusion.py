@@ -12,6 +12,7 @@ import numpy as np
 
 from .dynamics import particle_flow
 from .priors import Gaussian, Prior
+from .stats import mean_and_se
 from .validation import check_array, check_fraction, check_positive, check_scale
 
 __all__ = ["probability_flow_ode", "trajectory_error", "ONE_D_PRIORS", "one_d_prior", "error_grid",
@@ -36,9 +37,10 @@ def probability_flow_ode(prior: Prior, y, sigma, time, rtol: float = 1e-10):
         raise ValueError(f"time must be < sigma**2 / 2 = {s * s / 2}, got {t_end}")
     y = np.asarray(y, dtype=np.float64)
     if isinstance(prior, Gaussian):
-        coords = (y - prior.mean) @ prior._eigvec
-        factor = np.sqrt((prior._eigval + s * s - 2 * t_end) / (prior._eigval + s * s))
-        return prior.mean + (coords * factor) @ prior._eigvec.T
+        values, vectors = prior.eigenvalues, prior.eigenvectors
+        coords = (y - prior.mean) @ vectors
+        factor = np.sqrt((values + s * s - 2 * t_end) / (values + s * s))
+        return prior.mean + (coords * factor) @ vectors.T
     shape = y.shape
     rhs = lambda t, flat: prior.score(flat.reshape(shape), np.sqrt(s * s - 2 * t)).ravel()
     solution = solve_ivp(rhs, (0.0, t_end), y.ravel(), method="DOP853", rtol=rtol, atol=rtol)
@@ -60,7 +62,6 @@ def trajectory_error(prior: Prior, sigma, n_tokens: int, bandwidth, max_step, ti
     noisy value. Returns the RMS error per context (numpy array of length ``n_contexts``).
     """
     from .seeding import as_generator
-
     from .validation import check_int
 
     if not isinstance(prior, Prior):
@@ -132,7 +133,8 @@ def error_grid(prior_name: str, sigma, sizes, bandwidths, max_step, time, n_cont
     counts = np.atleast_1d(np.asarray(n_contexts))
     if counts.ndim != 1 or len(counts) not in (1, len(sizes)):
         raise ValueError(f"n_contexts must be one count or one count per size, got {n_contexts!r}")
-    counts = [check_int(c, "n_contexts", minimum=1) for c in counts.tolist()]
+    # at least two contexts per point: the standard error needs two
+    counts = [check_int(c, "n_contexts", minimum=2) for c in counts.tolist()]
     if len(counts) == 1:
         counts = counts * len(sizes)
     config = {"prior": prior_name, "sigma": sigma, "sizes": sizes, "bandwidths": bands, "max_step": max_step,
@@ -146,8 +148,9 @@ def error_grid(prior_name: str, sigma, sizes, bandwidths, max_step, time, n_cont
         for index, (n, h, contexts) in enumerate(pairs):
             errors = trajectory_error(prior, sigma, n, h, max_step, time, np.random.default_rng([seed, index]),
                                       contexts)
-            means.append(errors.mean())
-            ses.append(errors.std(ddof=1) / np.sqrt(len(errors)) if len(errors) > 1 else np.nan)
+            mean, se = mean_and_se(errors)
+            means.append(mean)
+            ses.append(se)
         return {"mean": np.array(means), "se": np.array(ses)}, {}
 
     entry = cached("diffusion-error-grid", config, compute)

@@ -16,8 +16,17 @@ import numpy as np
 import torch
 
 from .arrays import to_torch
-from .kernel import _chunk_rows, needs_differences, pairwise_squared_distances, posterior_mean, smoothed_log_density
-from .validation import SCALE_RANGE, as_float_array, check_array, check_fraction, check_int, check_nonnegative, check_positive, check_scale
+from .kernel import chunk_rows, needs_differences, pairwise_squared_distances, posterior_mean, smoothed_log_density
+from .validation import (
+    SCALE_RANGE,
+    check_array,
+    check_fraction,
+    check_grid,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_scale,
+)
 
 __all__ = ["particle_flow", "energy", "query_energy", "two_stage_denoise", "flow_time", "flow_depth",
            "stage_one_velocity", "euler_error_against_ode", "two_stage_sweep"]
@@ -86,7 +95,7 @@ def energy(tokens, bandwidth):
     differences = needs_differences(p - c, p - c, 1.0 / (h * h))
     if not differences:  # centring helps the inner-product form; differences use the coordinates as given
         p = p - c
-    rows = _chunk_rows(n * (p.shape[-1] if differences else 1), p.shape[0], p.element_size(), p.device)
+    rows = chunk_rows(n * (p.shape[-1] if differences else 1), p.shape[0], p.element_size(), p.device)
     pieces = [torch.logsumexp(-pairwise_squared_distances(p[:, s:s + rows], p, differences).reshape(p.shape[0], -1)
                               / (2 * h * h), dim=1) for s in range(0, n, rows)]
     log_mean_kernel = torch.logsumexp(torch.stack(pieces, dim=1), dim=1) - 2 * math.log(n)
@@ -182,9 +191,7 @@ def euler_error_against_ode(tokens, bandwidth, steps, time, rtol: float = 1e-11)
     h = check_scale(bandwidth, "bandwidth")
     t_end = check_positive(time, "time")
     rtol = check_fraction(rtol, "rtol")
-    steps = as_float_array(steps, "steps")
-    if steps.ndim != 1 or len(steps) == 0 or not np.isfinite(steps).all() or (steps <= 0).any():
-        raise ValueError("steps must be a non-empty 1-D array of positive numbers")
+    steps = check_grid(steps, "steps")
     most = t_end / (steps.min() * h * h)
     if not most <= MAX_LAYERS:
         raise ValueError(f"time, steps, bandwidth: the flow would need {most:.3g} layers, more than "

@@ -25,6 +25,7 @@ import numpy as np
 from . import nets, training
 from .parallel import parallel_map
 from .scale import at_scale
+from .stats import mean_and_se
 from .validation import check_choice, check_int
 
 __all__ = ["OPTIMIZERS", "Ensemble", "ensemble_settings", "optimizer_spec", "train_ensemble", "compare_means"]
@@ -146,16 +147,10 @@ def compare_means(a, b) -> dict:
     """Means, standard errors and the difference in units of its standard error, for two samples.
 
     Returns ``{"mean_a", "se_a", "mean_b", "se_b", "z"}`` with ``z = (mean_a - mean_b) /
-    sqrt(se_a^2 + se_b^2)`` (NaN when both standard errors are 0 or a sample has one value).
+    sqrt(se_a^2 + se_b^2)`` (NaN when both standard errors are 0). Each sample needs at least two values.
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    for name, x in (("a", a), ("b", b)):
-        if x.ndim != 1 or x.size == 0 or not np.isfinite(x).all():
-            raise ValueError(f"{name} must be a non-empty finite 1-d sample, got shape {x.shape}")
-    se_a = a.std(ddof=1) / np.sqrt(a.size) if a.size > 1 else np.nan
-    se_b = b.std(ddof=1) / np.sqrt(b.size) if b.size > 1 else np.nan
+    (mean_a, se_a), (mean_b, se_b) = mean_and_se(a, name="a"), mean_and_se(b, name="b")
     scale = np.hypot(se_a, se_b)
-    z = (a.mean() - b.mean()) / scale if np.isfinite(scale) and scale > 0 else np.nan
-    return {"mean_a": float(a.mean()), "se_a": float(se_a), "mean_b": float(b.mean()), "se_b": float(se_b),
+    z = (mean_a - mean_b) / scale if scale > 0 else np.nan
+    return {"mean_a": float(mean_a), "se_a": float(se_a), "mean_b": float(mean_b), "se_b": float(se_b),
             "z": float(z)}

@@ -20,7 +20,16 @@ from .arrays import to_torch
 from .kernel import linear_attention, posterior_mean, softmax_attention
 from .priors import Gaussian, Prior
 from .seeding import as_generator
-from .validation import check_array, check_choice, check_int_sequence, check_finite_result, check_int, check_positive, check_scale
+from .stats import mean_and_se
+from .validation import (
+    check_array,
+    check_choice,
+    check_finite_result,
+    check_int,
+    check_int_sequence,
+    check_positive,
+    check_scale,
+)
 
 __all__ = ["ESTIMATORS", "TASKS", "predecessor_task", "predecessor_excess_curves", "in_context_estimate", "ExcessCurve", "excess_mse_curve", "softmax_gaussian_limit",
            "softmax_excess_floor", "linear_attention_excess"]
@@ -75,7 +84,7 @@ def excess_mse_curve(prior: Prior, sigma, estimator: str, context_sizes, n_conte
     if estimator == "linear":
         if not isinstance(prior, Gaussian):
             raise ValueError("the linear read-out is defined here for Gaussian (and Subspace) priors")
-        prior_variance = float(np.max(prior._eigval))
+        prior_variance = float(np.max(prior.eigenvalues))
     means, ses = [], []
     for size in sizes:
         context = prior.sample(b * int(size), gen).reshape(b, int(size), prior.dim)
@@ -84,8 +93,9 @@ def excess_mse_curve(prior: Prior, sigma, estimator: str, context_sizes, n_conte
         target = prior.posterior_mean(y, s).reshape(b, q, prior.dim)
         estimate = in_context_estimate(estimator, y.reshape(b, q, prior.dim), context, s, prior_variance)
         per_context = ((estimate - target) ** 2).sum(-1).mean(-1)
-        means.append(per_context.mean())
-        ses.append(per_context.std(ddof=1) / np.sqrt(b))
+        mean, se = mean_and_se(per_context)
+        means.append(mean)
+        ses.append(se)
     return ExcessCurve(sizes, np.array(means), np.array(ses))
 
 

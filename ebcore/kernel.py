@@ -18,10 +18,11 @@ import numpy as np
 import torch
 
 from .arrays import to_torch
-from .validation import check_array, check_positive, check_scale, check_probability_weights
+from .validation import check_array, check_int, check_positive, check_probability_weights, check_scale
 
 __all__ = ["posterior_mean", "softmax_attention", "rbf_as_softmax", "linear_attention",
-           "smoothed_log_density", "SoftmaxForm", "logit_precision", "LOGIT_ERROR"]
+           "smoothed_log_density", "SoftmaxForm", "logit_precision", "LOGIT_ERROR", "chunk_rows",
+           "needs_differences", "pairwise_squared_distances"]
 
 #: Bytes allowed for one chunk of attention logits (the memory bound of the kernels). On CPU, small
 #: enough that a chunk stays in the last-level cache between the matmul, the exp and the second
@@ -90,7 +91,12 @@ def _unify(*tensors):
     return [t.to(device=device, dtype=dtype) if isinstance(t, torch.Tensor) else t for t in tensors]
 
 
-def _chunk_rows(n_keys: int, batch: int, itemsize: int, device=None) -> int:
+def chunk_rows(n_keys: int, batch: int, itemsize: int, device=None) -> int:
+    """How many query rows to take at once so that a ``(batch, rows, n_keys)`` block of ``itemsize``-byte
+    numbers stays within the memory budget (:data:`CHUNK_BYTES`, or :data:`CUDA_CHUNK_BYTES` on a GPU)."""
+    n_keys = check_int(n_keys, "n_keys", minimum=0)
+    batch = check_int(batch, "batch", minimum=0)
+    itemsize = check_int(itemsize, "itemsize", minimum=1)
     budget = CUDA_CHUNK_BYTES if device is not None and torch.device(device).type == "cuda" else CHUNK_BYTES
     return max(1, budget // max(1, n_keys * batch * itemsize))
 
@@ -131,13 +137,26 @@ def _squared_distances(q, k):
     return (q.unsqueeze(2) - k.unsqueeze(1)).square().sum(-1)
 
 
+def _check_batched_pair(queries, keys):
+    for name, t in (("queries", queries), ("keys", keys)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch tensor, got {type(t).__name__}")
+        check_array(t, name, ndim=3)
+    if queries.shape[0] != keys.shape[0] or queries.shape[-1] != keys.shape[-1] or queries.dtype != keys.dtype:
+        raise ValueError(f"queries and keys must be (B, n, d) and (B, m, d) of one dtype, got {tuple(queries.shape)} "
+                         f"{queries.dtype} and {tuple(keys.shape)} {keys.dtype}")
+
+
 def needs_differences(queries, keys, inv_h2: float) -> bool:
     """Whether ``|q - k|^2`` must come from coordinate differences rather than from inner products.
 
     The inner-product form (one matmul, as in ``torch.cdist``) loses the small distances that dominate
     an RBF kernel when the bandwidth is small against the points' spread (:func:`logit_precision`).
-    ``queries`` and ``keys`` are batched tensors taken around a common centre.
+    ``queries`` and ``keys`` are batched tensors ``(B, n, d)`` and ``(B, m, d)`` taken around a common
+    centre; ``inv_h2`` is ``1/h^2``.
     """
+    _check_batched_pair(queries, keys)
+    inv_h2 = check_positive(inv_h2, "inv_h2")
     with torch.no_grad():
         spread_sq = float(queries.detach().square().sum(-1).max()) + float(keys.detach().square().sum(-1).max())
     return logit_precision(spread_sq, inv_h2, queries.dtype, queries.shape[-1]) != "expanded"
@@ -145,6 +164,9 @@ def needs_differences(queries, keys, inv_h2: float) -> bool:
 
 def pairwise_squared_distances(queries, keys, differences: bool):
     """``|q_i - k_j|^2`` for batched tensors, ``(B, n, m)``: by ``torch.cdist`` or, with ``differences``, exactly."""
+    _check_batched_pair(queries, keys)
+    if not isinstance(differences, bool):
+        raise TypeError(f"differences must be a bool, got {type(differences).__name__}")
     if differences:
         return _squared_distances(queries, keys)
     return torch.cdist(queries, keys).square()
@@ -171,7 +193,7 @@ def _attend(queries, keys, values, scale, key_bias, center: bool):
             hi = torch.maximum(queries.amax(dim=(0, 1)), keys.amax(dim=(0, 1)))
             spread_sq = float(((hi - lo) ** 2).sum())
         differences = logit_precision(2.0 * spread_sq, inv_h2, queries.dtype, dim) != "expanded"
-    rows = _chunk_rows(keys.shape[1] * (dim if differences else 1), batch, keys.element_size(), keys.device)
+    rows = chunk_rows(keys.shape[1] * (dim if differences else 1), batch, keys.element_size(), keys.device)
     outputs = []
     for start in range(0, n_queries, rows):
         q = queries[:, start:start + rows]
@@ -235,7 +257,7 @@ def _rbf_attend_no_grad(queries, particles, inv_h2: float, log_w):
 def _rbf_from_differences(z_all, p_all, inv_h2: float, log_w):
     """Base-e logits ``-|z - p|^2 / 2h^2 + log w`` from differences, max-shifted, chunked over queries."""
     batch, n_queries, dim = z_all.shape
-    rows = _chunk_rows(p_all.shape[1] * dim, batch, p_all.element_size(), p_all.device)
+    rows = chunk_rows(p_all.shape[1] * dim, batch, p_all.element_size(), p_all.device)
     result = torch.empty_like(z_all)
     for start in range(0, n_queries, rows):
         z = z_all[:, start:start + rows]
@@ -251,7 +273,7 @@ def _rbf_expanded(z_all, p_all, inv_h2: float, log_w):
     batch, n_queries, dim = z_all.shape
     n_keys = p_all.shape[1]
     dtype, device = z_all.dtype, z_all.device
-    per_context = _chunk_rows(n_keys, 1, p_all.element_size(), p_all.device)
+    per_context = chunk_rows(n_keys, 1, p_all.element_size(), p_all.device)
     # Chunks hold whole contexts when they fit (many small contexts share one batched matmul),
     # otherwise blocks of query rows of one context; either way one buffer of the chunk budget.
     rows = min(per_context, n_queries)
@@ -416,7 +438,7 @@ def linear_attention(queries, keys, values, scale):
     if values is None:
         raise TypeError("values must be a numpy array or a torch tensor, got NoneType")
     (q, k, v), back = to_torch(queries=queries, keys=keys, values=values)
-    batched = _as_batched(q, k, v, "queries", "keys", "values")
+    _as_batched(q, k, v, "queries", "keys", "values")  # checks the shapes agree
     s = check_positive(scale, "scale")
     q, k, v = _unify(q, k, v)
     gram = v.transpose(-1, -2) @ k / k.shape[-2]
@@ -446,7 +468,7 @@ def smoothed_log_density(z, particles, bandwidth, weights=None):
     d = q.shape[-1]
     centre = p.mean(dim=1, keepdim=True)
     differences = needs_differences(q - centre, p - centre, 1.0 / float(h) ** 2)
-    rows = _chunk_rows(p.shape[1] * (d if differences else 1), p.shape[0], p.element_size(), p.device)
+    rows = chunk_rows(p.shape[1] * (d if differences else 1), p.shape[0], p.element_size(), p.device)
     pieces = []
     for start in range(0, q.shape[1], rows):
         chunk = q[:, start:start + rows]

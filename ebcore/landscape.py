@@ -11,8 +11,17 @@ Every name keeps working from here.
 """
 from .alignment import ALIGNABLE, align_to
 from .batched_loss import BatchedLoss, batched_loss
-from .kernel_pca import (KERNELS, TwoCloud, centroid_midpoint_distances, kernel_pca, label_r2, two_cloud_critical_size,
-                         two_cloud_fit, two_cloud_points, two_cloud_spectrum)
+from .kernel_pca import (
+                         KERNELS,
+                         TwoCloud,
+                         centroid_midpoint_distances,
+                         kernel_pca,
+                         label_r2,
+                         two_cloud_critical_size,
+                         two_cloud_fit,
+                         two_cloud_points,
+                         two_cloud_spectrum,
+)
 from .training import flat_parameters, set_flat_parameters
 from .weight_statistics import WEIGHT_STATISTICS, weight_statistics
 

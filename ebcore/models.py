@@ -10,8 +10,13 @@
 Every name keeps working from here.
 """
 from .alignment import align_rotation, rotation_path
-from .denoiser_analysis import (attention_invariants, denoising_report, scaled_identity_fit, scaled_identity_loss,
-                                theory_grid_search)
+from .denoiser_analysis import (
+                                attention_invariants,
+                                denoising_report,
+                                scaled_identity_fit,
+                                scaled_identity_loss,
+                                theory_grid_search,
+)
 from .denoisers import ATTENTION_KERNELS, AttentionDenoiser, OneLayerDenoiser
 from .jobs import LandscapeTask, TrainingJob, build, train_many
 from .tasks import CleanContextTask, CorruptionTask, family_task, per_token_mse, predecessor_family_task

@@ -20,10 +20,19 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .validation import SCALE_RANGE, as_float_array, check_array, check_finite_scalar, check_int, check_nonnegative, check_positive, check_scale
+from .validation import (
+    SCALE_RANGE,
+    as_float_array,
+    check_array,
+    check_finite_scalar,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_scale,
+)
 
 __all__ = ["two_loop_direction", "dense_inverse_hessian", "lbfgs_iteration_counts", "GOLDEN_FRACTION", "NonFiniteLossError", "LineSearchResult", "golden_section_search", "MinimizeTrace",
-           "ill_conditioned_quadratic", "rosenbrock", "minimize",
+           "ill_conditioned_quadratic", "rosenbrock", "minimize", "pytorch_lbfgs",
            "golden_section_evaluations", "bracket_minimum", "LBFGSGSS"]
 
 #: The golden fraction ``(3 - sqrt 5) / 2 = 0.381966...``: where the new trial point goes in the
@@ -166,7 +175,7 @@ def _golden_refine(phi, points, values, budget: int, tol: float):
     Stops early when the bracket is narrower than ``tol`` or the new value differs from the
     best by less than ``tol`` (the paper's two criteria).
     """
-    (a, b, c), (fa, fb, fc) = points, values
+    (a, b, c), fb = points, values[1]
     evals = 0
     while evals < budget and c - a > tol:
         # New point in the larger of the two sub-intervals, a golden fraction away from b.
@@ -177,17 +186,18 @@ def _golden_refine(phi, points, values, budget: int, tol: float):
         fx = _as_value(phi(x))
         evals += 1
         change = abs(fx - fb)
+        # only the bracket's ends and its best point's value are needed
         if fx < fb:
             if x > b:
-                a, fa = b, fb
+                a = b
             else:
-                c, fc = b, fb
+                c = b
             b, fb = x, fx
         else:
             if x > b:
-                c, fc = x, fx
+                c = x
             else:
-                a, fa = x, fx
+                a = x
         if change < tol:
             break
     return b, fb, evals
@@ -317,7 +327,6 @@ class LBFGSGSS(torch.optim.Optimizer):
         for i, p in enumerate(self._params):
             check_array(p.detach(), f"params[{i}]", nonempty=False)
         self.evaluations = {"loss": 0, "gradient": 0}
-        self.resets = 0
 
     # -- flat views -------------------------------------------------------------------------
     def _flat_params(self) -> torch.Tensor:
@@ -352,7 +361,6 @@ class LBFGSGSS(torch.optim.Optimizer):
     def _reset(self, state: dict) -> None:
         state["s"].clear()
         state["y"].clear()
-        self.resets += 1
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -397,7 +405,6 @@ class LBFGSGSS(torch.optim.Optimizer):
             p = -g
         p_norm = float(p.norm())
         if p_norm == 0.0:
-            state["last_step"] = 0.0
             return loss
         direction = p / p_norm
 
@@ -431,7 +438,6 @@ class LBFGSGSS(torch.optim.Optimizer):
             t = 0.0
             self._reset(state)
         self._set_params(x + t * direction)
-        state["last_step"] = t
         return loss
 
 
@@ -475,6 +481,34 @@ def rosenbrock(x: torch.Tensor) -> torch.Tensor:
     return ((1 - x[:-1]) ** 2 + 100.0 * (x[1:] - x[:-1] ** 2) ** 2).sum()
 
 
+def pytorch_lbfgs(params, **options) -> torch.optim.LBFGS:
+    """PyTorch's L-BFGS with the strong-Wolfe line search, the book's one set-up of it.
+
+    Its gradient and change tolerances are switched off, so it stops only at its iteration cap
+    ``max_iter`` (per ``step``) and evaluation cap ``max_eval``: the comparisons with
+    :class:`LBFGSGSS` count iterations and evaluations to a target, which a tolerance would cut
+    short. ``options`` go to :class:`torch.optim.LBFGS` (``history_size``, ``max_iter``,
+    ``max_eval``, ``lr``). PyTorch's default ``max_eval`` is ``1.25 * max_iter``; with
+    ``max_iter=1`` that is one evaluation, which ends every line search at its first trial, so
+    callers that take one iteration per step pass ``max_eval`` themselves (:func:`minimize`: 30).
+    """
+    unknown = sorted(set(options) - {"history_size", "max_iter", "max_eval", "lr"})
+    if unknown:
+        raise TypeError(f"pytorch_lbfgs takes history_size, max_iter, max_eval and lr, got {unknown}")
+    for name in ("history_size", "max_iter", "max_eval"):
+        if name in options:
+            options[name] = check_int(options[name], name, minimum=1)
+    if "lr" in options:
+        options["lr"] = check_positive(options["lr"], "lr")
+    if isinstance(params, torch.Tensor):
+        raise TypeError("params must be an iterable of tensors (e.g. [x] or model.parameters()), got a tensor")
+    try:
+        return torch.optim.LBFGS(params, line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0,
+                                 **options)
+    except (TypeError, ValueError) as exc:  # torch's messages do not name the argument
+        raise type(exc)(f"params: {exc}") from None
+
+
 def minimize(f: Callable, x0, *, target: float = 1e-8, max_iters: int = 1000, method: str = "lbfgs_gss",
              **options) -> MinimizeTrace:
     """Minimise a differentiable ``f`` (torch, one vector argument) from ``x0`` until ``f < target``.
@@ -499,11 +533,8 @@ def minimize(f: Callable, x0, *, target: float = 1e-8, max_iters: int = 1000, me
     if method == "lbfgs_gss":
         optimizer = LBFGSGSS([x], **options)
     else:
-        # One iteration per step; PyTorch's default evaluation cap (1.25 x max_iter = 1) would end
-        # every step inside its line search and stall, so allow the line search its 25 trials.
-        options.setdefault("max_eval", 30)
-        optimizer = torch.optim.LBFGS([x], line_search_fn="strong_wolfe", max_iter=1, tolerance_grad=0.0,
-                                      tolerance_change=0.0, **options)
+        options.setdefault("max_eval", 30)  # one iteration per step: see pytorch_lbfgs
+        optimizer = pytorch_lbfgs([x], max_iter=1, **options)
 
     def closure(backward: bool = True):
         optimizer.zero_grad()

@@ -24,7 +24,15 @@ import numpy as np
 from scipy import special
 
 from .seeding import as_generator, random_orthonormal
-from .validation import check_array, check_int, check_nonnegative, check_positive, check_scale, check_probability_weights
+from .stats import mean_and_se
+from .validation import (
+    check_array,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_probability_weights,
+    check_scale,
+)
 
 __all__ = ["Prior", "Gaussian", "Subspace", "GaussianMixture", "Sphere", "StudentT", "Shifted", "FAMILIES", "random_prior",
            "monte_carlo_posterior_mean"]
@@ -100,7 +108,8 @@ class Prior:
             y = x + sigma * gen.standard_normal(x.shape)
             traces = np.concatenate([self._posterior_trace_cov(y[i:i + _ROWS], sigma)
                                      for i in range(0, len(y), _ROWS)])
-            cache[sigma] = (float(traces.mean()), float(traces.std(ddof=1) / math.sqrt(len(traces))))
+            mean, se = mean_and_se(traces)
+            cache[sigma] = (float(mean), float(se))
         return cache[sigma]
 
 
@@ -152,9 +161,19 @@ class Gaussian(Prior):
     def _bayes_mse(self, s):
         return float((self._eigval * s * s / (self._eigval + s * s)).sum()), 0.0
 
-    def variance_per_coordinate(self) -> float:
-        """:math:`\\operatorname{tr} C / n`, the prior's mean variance per coordinate."""
-        return float(self._eigval.sum() / self.dim)
+    @property
+    def eigenvalues(self) -> np.ndarray:
+        """The covariance's eigenvalues, ascending (round-off-level ones set to exact zeros)."""
+        return self._eigval.copy()
+
+    @property
+    def eigenvectors(self) -> np.ndarray:
+        """Orthonormal eigenvectors of the covariance, as columns in the order of :attr:`eigenvalues`.
+
+        Within a repeated eigenvalue the basis is whatever the eigensolver returns; every result of
+        this class is a function of the covariance alone and does not depend on that choice.
+        """
+        return self._eigvec.copy()
 
 
 class Subspace(Gaussian):

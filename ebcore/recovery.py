@@ -10,7 +10,6 @@ Gaussian prior exactly ({prf:ref}`thm-gaussian-recovery`). :func:`ebcore.stats.f
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -19,6 +18,7 @@ from .dynamics import flow_depth, two_stage_denoise
 from .horizon import exact_step, gaussian_horizon
 from .priors import Prior
 from .seeding import as_generator
+from .stats import mean_and_se
 from .validation import check_choice, check_int, check_positive, check_scale
 
 __all__ = ["SCHEDULES", "RecoveryCurve", "schedule_bandwidth", "recovery_settings", "two_stage_excess",
@@ -124,6 +124,6 @@ def recovery_curve(prior: Prior, sigma, context_sizes, *, schedule: str, bandwid
         h = schedule_bandwidth(schedule, int(size), bandwidth, prior.dim, int(sizes[0]))
         depth, step = recovery_settings(sigma, h, prior_variance)
         excess = two_stage_excess(prior, sigma, int(size), h, step, depth, max(min_contexts, tokens // int(size)), gen)
-        rows.append((h, depth, step, excess.mean(), excess.std(ddof=1) / math.sqrt(len(excess))))
+        rows.append((h, depth, step, *mean_and_se(excess)))
     h, depth, step, mean, se = (np.array(col) for col in zip(*rows))
     return RecoveryCurve(sizes, h, depth.astype(np.int64), step, mean, se)

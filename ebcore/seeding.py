@@ -22,7 +22,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "as_generator", "torch_generator", "current_seed", "chapter_seeds", "ChapterSeeds",
+__all__ = ["seed_everything", "as_generator", "current_seed", "chapter_seeds", "ChapterSeeds",
            "book_seed", "name_words", "random_orthonormal"]
 
 
@@ -133,11 +133,3 @@ def as_generator(rng, name: str = "rng") -> np.random.Generator:
     if rng < 0:
         raise ValueError(f"{name} must be a non-negative integer seed, got {rng}")
     return np.random.default_rng(int(rng))
-
-
-def torch_generator(rng, device="cpu", name: str = "rng") -> torch.Generator:
-    """A torch Generator seeded from ``rng`` (Generator or integer), for torch-side sampling."""
-    seed = int(as_generator(rng, name).integers(0, 2**63 - 1))
-    gen = torch.Generator(device=device)
-    gen.manual_seed(seed)
-    return gen

@@ -11,17 +11,21 @@ from .validation import as_float_array, check_array, check_fraction, check_int
 __all__ = ["mean_and_se", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero", "bootstrap_median_ci"]
 
 
-def mean_and_se(samples, axis=0):
-    """Sample mean and its standard error (``std(ddof=1) / sqrt(n)``) along ``axis``."""
-    samples = as_float_array(samples, "samples")
-    check_array(samples, "samples")
+def mean_and_se(samples, axis=0, *, name: str = "samples"):
+    """Sample mean and its standard error (``std(ddof=1) / sqrt(n)``) along ``axis``.
+
+    The one implementation of the book's error bars; ``name`` is the argument's name in error
+    messages (for callers that pass their own argument through).
+    """
+    samples = as_float_array(samples, name)
+    check_array(samples, name)
     if samples.ndim == 0:
-        raise ValueError("samples must have at least one dimension, got a scalar")
+        raise ValueError(f"{name} must have at least one dimension, got a scalar")
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -samples.ndim <= axis < samples.ndim:
         raise ValueError(f"axis must be an integer in [-{samples.ndim}, {samples.ndim}), got {axis!r}")
     n = samples.shape[axis]
     if n < 2:
-        raise ValueError(f"samples needs at least 2 entries along axis {axis}, got {n}")
+        raise ValueError(f"{name} needs at least 2 entries along axis {axis}, got {n}")
     return samples.mean(axis=axis), samples.std(axis=axis, ddof=1) / np.sqrt(n)
 
 

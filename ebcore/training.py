@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .cache import ResultsCache, array_digest, default_cache
-from .optim import LBFGSGSS
+from .optim import LBFGSGSS, pytorch_lbfgs
 from .progress import progress_bar
 from .tasks import check_task
 from .validation import as_float_array, check_array, check_int, check_nonnegative, check_positive
@@ -58,16 +58,11 @@ class OptimizerSpec:
         if self.name == "lbfgs_gss":
             return LBFGSGSS(params, **options)
         if self.name == "torch_lbfgs":
-            return torch.optim.LBFGS(params, line_search_fn="strong_wolfe", tolerance_grad=0.0,
-                                     tolerance_change=0.0, **options)
+            return pytorch_lbfgs(params, **options)
         raise ValueError(f"unknown optimizer name {self.name!r}")
 
     def config(self) -> dict:
         return {"name": self.name, "options": dict(self.options), "batch_size": self.batch_size}
-
-    @property
-    def full_batch(self) -> bool:
-        return self.batch_size is None
 
 
 def sgd(lr: float, momentum: float = 0.0, batch_size: int = 64) -> OptimizerSpec:

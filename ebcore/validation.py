@@ -21,6 +21,7 @@ __all__ = [
     "check_finite_scalar",
     "check_fraction",
     "as_float_array",
+    "check_grid",
     "check_int",
     "check_int_sequence",
     "check_seed",
@@ -166,6 +167,15 @@ def as_float_array(values, name: str) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be real numbers, got {type(values).__name__} ({exc})") from None
     return array
+
+
+def check_grid(values, name: str, *, positive: bool = True) -> np.ndarray:
+    """Check a grid of values (bandwidths, step sizes, scales): a non-empty, finite 1-D list or array of
+    real numbers, each ``> 0`` when ``positive``; return it as a float64 numpy array."""
+    grid = check_array(as_float_array(values, name), name, ndim=1)
+    if positive and bool((grid <= 0).any()):
+        raise ValueError(f"{name} must hold positive numbers only, got {grid[grid <= 0][:3].tolist()}")
+    return grid
 
 
 def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:

@@ -131,6 +131,11 @@ _PRIORS = {
 
 VALID_CALLS: dict[str, Call] = {
     # ---- kernel
+    "kernel.chunk_rows": Call(kernel.chunk_rows, lambda: dict(n_keys=64, batch=2, itemsize=8)),
+    "kernel.needs_differences": Call(kernel.needs_differences, lambda: dict(queries=_t(1, 3, 2), keys=_t(1, 4, 2, seed=1),
+                                                                           inv_h2=4.0)),
+    "kernel.pairwise_squared_distances": Call(kernel.pairwise_squared_distances, lambda: dict(
+        queries=_t(1, 3, 2), keys=_t(1, 4, 2, seed=1), differences=True)),
     "kernel.posterior_mean": Call(kernel.posterior_mean, lambda: dict(
         queries=_a(3, 2), particles=_a(4, 2, seed=1), bandwidth=0.5, weights=np.full(4, 0.25))),
     "kernel.softmax_attention": Call(kernel.softmax_attention, lambda: dict(
@@ -239,6 +244,8 @@ VALID_CALLS: dict[str, Call] = {
         phi=lambda a: (a - 1.0) ** 2, phi0=1.0, first=1.0, max_evals=10)),
     "optim.ill_conditioned_quadratic": Call(optim.ill_conditioned_quadratic, lambda: dict(dim=4, condition=10.0)),
     "optim.rosenbrock": Call(optim.rosenbrock, lambda: dict(x=_t(3))),
+    "optim.pytorch_lbfgs": Call(optim.pytorch_lbfgs, lambda: dict(params=[torch.zeros(2, requires_grad=True)],
+                                                                 history_size=3, max_iter=2)),
     "optim.minimize": Call(optim.minimize, lambda: dict(f=_quad, x0=np.ones(3), target=1e-8, max_iters=5,
                                                         method="lbfgs_gss")),
     "optim.LBFGSGSS": Call(optim.LBFGSGSS, lambda: dict(params=[torch.zeros(3, requires_grad=True)],
@@ -282,7 +289,6 @@ VALID_CALLS: dict[str, Call] = {
     "priors.monte_carlo_posterior_mean": Call(priors.monte_carlo_posterior_mean, lambda: dict(
         prior=_gauss(), y=_a(3, 2), sigma=0.5, n_samples=10, rng=_r(), min_ess=2.0, max_doublings=1),
         huge=("max_doublings",)),
-    "priors.Gaussian.variance_per_coordinate": Call(_method(_gauss, "variance_per_coordinate"), lambda: dict()),
     # ---- models
     "models.AttentionDenoiser": Call(models.AttentionDenoiser, lambda: dict(dim=2, depth=2, kernel="gaussian", seed=0)),
     "models.AttentionDenoiser.forward": Call(_method(_model, "forward"), lambda: dict(tokens=_t(1, 5, 2))),

@@ -28,8 +28,27 @@ import pytest
 import torch
 
 import ebcore
-from ebcore import (barriers, corruption, diffusion, dynamics, horizon, incontext, kernel, landscape, models, nets, numerics,
-                    optim, paths, potentials, priors, recovery, reporting, stats, training)
+from ebcore import (
+    barriers,
+    corruption,
+    diffusion,
+    dynamics,
+    horizon,
+    incontext,
+    kernel,
+    landscape,
+    models,
+    nets,
+    numerics,
+    optim,
+    paths,
+    potentials,
+    priors,
+    recovery,
+    reporting,
+    stats,
+    training,
+)
 
 # --------------------------------------------------------------------------------------------
 # Valid calls

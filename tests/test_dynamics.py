@@ -126,3 +126,36 @@ def test_flow_on_cuda_matches_cpu():
     tokens = torch.tensor(np.random.default_rng(3).standard_normal((4, 300, 3)))
     torch.testing.assert_close(ebcore.particle_flow(tokens.cuda(), 0.5, 0.5, 10).cpu(),
                                ebcore.particle_flow(tokens, 0.5, 0.5, 10))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: ebcore.dynamics.euler_error_against_ode(np.zeros((3, 2)), 0.5, [0.0], 0.1), ValueError, "steps"),
+    (lambda: ebcore.dynamics.euler_error_against_ode(np.zeros((3, 2)), 0.5, [0.3], 0.1), ValueError,
+     "whole number of layers"),
+    (lambda: ebcore.dynamics.two_stage_sweep(np.zeros((3, 2)), 0.5, 0.5, 2, 0.0), ValueError, "query_bandwidth"),
+    (lambda: ebcore.dynamics.stage_one_velocity(np.zeros((3, 2)), -1.0), ValueError, "bandwidth"),
+])
+def test_more_bad_input_is_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: ebcore.flow_depth(0.5, 1e-300, 1.0), "bandwidth"),
+    (lambda: ebcore.flow_depth(1e-300, 1e-100, 1.0), "layers"),
+    (lambda: ebcore.flow_depth(1e-300, 0.5, 1.0), "layers"),
+])
+def test_scales_outside_their_domain_are_refused(call, match):
+    # values that used to pass validation and then overflow, divide by zero or give 0/0
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: ebcore.energy(np.zeros((3, 2), np.float16), 1.0), TypeError, "tokens"),
+])
+def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, error, match):
+    # each of these raised an AttributeError/KeyError/IndexError/RuntimeError from deep inside, or
+    # (the cached functions) converted 2.9 to 2 or 0.7 to 0 and served another entry from a warm cache
+    with pytest.raises(error, match=match):
+        call()

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+import ebcore
 from ebcore import barriers, landscape, nets, paths, potentials, stats
 from ebcore.optim import NonFiniteLossError
 
@@ -275,3 +276,14 @@ def test_path_convergence_input_checks():
         barriers.path_convergence("fcp", np.zeros(4), np.zeros(5))
     with pytest.raises(ValueError, match="architecture"):
         barriers.path_convergence("resnet", np.zeros(4), np.zeros(4))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: ebcore.paths.fourier_points(torch.tensor(0.5), torch.zeros(3), torch.ones(3), torch.zeros((2, 3))),
+     ValueError, "t must"),
+])
+def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, error, match):
+    # each of these raised an AttributeError/KeyError/IndexError/RuntimeError from deep inside, or
+    # (the cached functions) converted 2.9 to 2 or 0.7 to 0 and served another entry from a warm cache
+    with pytest.raises(error, match=match):
+        call()

@@ -155,3 +155,32 @@ def test_bad_constructor_arguments():
         priors.Sphere(5, 2, 0.0, 0)
     with pytest.raises(TypeError, match="d must be an integer"):
         priors.Subspace(5, 2.5, 1.0, 0)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: priors.monte_carlo_posterior_mean(priors.Sphere(3, 1, 1.0, 0), np.zeros((2, 3)), 1.0, 1, 0),
+     ValueError, "n_samples"),
+])
+def test_more_bad_input_is_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: priors.Subspace(3, 1, 1.0, 0).posterior_mean(np.zeros((2, 3)), 1e-200), "sigma"),
+    (lambda: priors.Gaussian(np.zeros(2), np.eye(2)).bayes_mse(1e200), "sigma"),
+])
+def test_scales_outside_their_domain_are_refused(call, match):
+    # values that used to pass validation and then overflow, divide by zero or give 0/0
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: priors.monte_carlo_posterior_mean("x", np.zeros((2, 2)), 1.0, 10, 0), TypeError, "prior"),
+])
+def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, error, match):
+    # each of these raised an AttributeError/KeyError/IndexError/RuntimeError from deep inside, or
+    # (the cached functions) converted 2.9 to 2 or 0.7 to 0 and served another entry from a warm cache
+    with pytest.raises(error, match=match):
+        call()

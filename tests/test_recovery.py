@@ -181,3 +181,15 @@ def test_bad_input_names_the_argument():
     for error, name, call in cases:
         with pytest.raises(error, match=name):
             call()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: ebcore.recovery.recovery_curve(priors.Gaussian(np.zeros(1), np.eye(1)), 1.0, [8, 16],
+                                            schedule=ebcore.recovery.SCHEDULES[0], bandwidth=1.0,
+                                            prior_variance=1.0, seed=0.7, cache_as="g"), TypeError, "seed"),
+])
+def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, error, match):
+    # each of these raised an AttributeError/KeyError/IndexError/RuntimeError from deep inside, or
+    # (the cached functions) converted 2.9 to 2 or 0.7 to 0 and served another entry from a warm cache
+    with pytest.raises(error, match=match):
+        call()

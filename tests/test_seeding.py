@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import scipy.linalg
+import torch
 
 import ebcore
 from ebcore import priors, seeding
@@ -134,3 +135,16 @@ def test_validation_helpers_return_clean_values():
     assert ebcore.validation.check_scale(np.float32(0.5), "h") == 0.5
     assert ebcore.validation.check_int_sequence(np.array([2, 3]), "sizes") == [2, 3]
     assert ebcore.validation.check_seed([1, 2]) == [1, 2] and ebcore.validation.check_seed(3) == 3
+
+
+def test_seed_everything_makes_runs_repeat():
+    first = ebcore.seed_everything(3)
+    a = (first.standard_normal(3), np.random.rand(2), torch.rand(2))
+    second = ebcore.seed_everything(3)
+    b = (second.standard_normal(3), np.random.rand(2), torch.rand(2))
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+    with pytest.raises(ValueError, match="seed"):
+        ebcore.seed_everything(-1)
+    with pytest.raises(TypeError, match="rng"):
+        ebcore.as_generator(1.5)

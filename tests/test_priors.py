@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import ebcore
-from ebcore import priors
+from ebcore import models, priors
 
 
 def make_priors(n=6, seed=0):
@@ -184,3 +184,52 @@ def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, e
     # (the cached functions) converted 2.9 to 2 or 0.7 to 0 and served another entry from a warm cache
     with pytest.raises(error, match=match):
         call()
+
+
+def test_student_t_posterior_mean_against_dense_quadrature():
+    prior = priors.StudentT(2, 3.0, 1.0)
+    xs = np.linspace(-80, 80, 400_001)
+    density = np.exp(prior._log_density(xs))
+    for sigma in (0.1, 0.5, 1.0):
+        for y in (0.3, 5.0):
+            w = density * np.exp(-(y - xs) ** 2 / (2 * sigma**2))
+            reference = (w * xs).sum() / w.sum()
+            assert prior.posterior_mean(np.array([[y, 0.0]]), sigma)[0, 0] == pytest.approx(reference, abs=1e-9)
+    y = np.array([[0.4, -1.2]])
+    step = 1e-5
+    numeric = (prior.log_marginal(y + [[step, 0]], 0.7) - prior.log_marginal(y - [[step, 0]], 0.7)) / (2 * step)
+    assert prior.score(y, 0.7)[0, 0] == pytest.approx(numeric[0], rel=1e-6)
+
+
+def test_prior_families_and_shift():
+    rng = np.random.default_rng(5)
+    base = priors.Sphere(2, 1, 1.0, rng)
+    shifted = priors.Shifted(base, np.array([2.0, -1.0]))
+    y = rng.normal(size=(4, 2))
+    np.testing.assert_allclose(shifted.posterior_mean(y, 0.3), base.posterior_mean(y - [2.0, -1.0], 0.3) + [2.0, -1.0])
+    np.testing.assert_allclose(shifted.log_marginal(y, 0.3), base.log_marginal(y - [2.0, -1.0], 0.3))
+    assert np.allclose(shifted.sample(2000, 0).mean(0), [2.0, -1.0], atol=0.1)
+    for family in priors.FAMILIES:
+        assert priors.random_prior(family, 1).dim == 2
+    with pytest.raises(ValueError, match="family"):
+        priors.random_prior("cauchy", 1)
+    with pytest.raises(ValueError, match="shift"):
+        priors.Shifted(base, np.zeros(3))
+    task = models.family_task("circle", n_tokens=8, n_contexts=(3, 2, 2))
+    noisy, clean = task.data("test")
+    assert noisy.shape == (2, 8, 2) and task.bayes("test").shape == (2, 8, 2)
+    with pytest.raises(ValueError, match="job 0"):
+        models.train_many([{"kind": "attention"}])
+    with pytest.raises(ValueError, match="steps"):
+        models.theory_grid_search(task, 2, [0.5], [-1.0])
+
+
+def test_bad_input_names_the_argument():
+    """Every public function added for chapters 7, 8, 12 and 13 rejects bad input with the argument's name."""
+    cases = [
+        (ValueError, "dof", lambda: priors.StudentT(2, 0.0, 1.0)),
+        (ValueError, "scale", lambda: priors.StudentT(2, 3.0, -1.0)),
+    ]
+    for error, name, call in cases:
+        with pytest.raises(error, match=name):
+            call()

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ebcore import ensembles, landscape, nets, training
+import ebcore
+from ebcore import ensembles, landscape, models, nets, priors, training
 from ebcore.cache import ResultsCache
 
 
@@ -210,3 +211,13 @@ def test_train_with_torch_lbfgs_and_adam(isolated_cache):
     for spec in (training.torch_lbfgs(max_iter=3), training.adam(1e-2)):
         run = training.train(task.make_model(0), task, spec, epochs=2)
         assert run.curves["train"][-1] < run.curves["train"][0]
+
+
+def test_training_cache_key_separates_model_settings(tmp_path):
+    """Two models with identical initial parameters but different forward maps must not share a cache entry."""
+    cache = ebcore.ResultsCache(tmp_path)
+    task = models.CleanContextTask(priors.Gaussian(np.zeros(3), np.eye(3)), 0.5, 10, n_contexts=(8, 2, 2))
+    runs = [training.train(models.OneLayerDenoiser(3, attention=a, seed=4), task, training.adam(0.01, batch_size=4),
+                           epochs=2, cache=cache, progress=False) for a in ("linear", "softmax")]
+    assert not runs[1].from_cache
+    assert not np.allclose(runs[0].solutions["final"], runs[1].solutions["final"])

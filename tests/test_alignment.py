@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import ebcore
-from ebcore import models
+from ebcore import landscape, models, nets
 
 
 def test_rotation_orbit_and_alignment():
@@ -37,3 +37,25 @@ def test_bad_input_names_the_argument():
     for error, name, call in cases:
         with pytest.raises(error, match=name):
             call()
+
+
+def test_alignment_undoes_a_permutation():
+    for arch in landscape.ALIGNABLE:
+        task = nets.DigitsTask(arch)
+        a = landscape.flat_parameters(task.make_model(1))
+        model = task.make_model(1)
+        with torch.no_grad():  # permute the first hidden layer's units by hand
+            layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+            perm = torch.randperm(layers[0].out_features, generator=torch.Generator().manual_seed(0))
+            layers[0].weight.copy_(layers[0].weight[perm])
+            layers[1].weight.copy_(layers[1].weight[:, perm])
+        permuted = landscape.flat_parameters(model)
+        assert np.linalg.norm(permuted - a) > 1.0
+        np.testing.assert_allclose(landscape.align_to(a, permuted, arch), a, atol=0)
+        loss = landscape.batched_loss(task, subsample=100)
+        v = loss(torch.tensor(np.stack([a, permuted]))).detach().numpy()
+        assert abs(v[0] - v[1]) < 1e-12
+    with pytest.raises(ValueError, match="architecture"):
+        landscape.align_to(np.zeros(3), np.zeros(3), "lstm")
+    with pytest.raises(ValueError, match="solution"):
+        landscape.align_to(a, a[:-1], "autoencoder")

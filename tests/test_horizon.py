@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import ebcore
 from ebcore import horizon, priors, recovery
 
 
@@ -28,3 +29,30 @@ def test_bad_input_names_the_argument():
     for error, name, call in cases:
         with pytest.raises(error, match=name):
             call()
+
+
+def test_gaussian_layer_recursion_matches_particles():
+    """One layer over a Gaussian *density* (fine weighted quadrature grid) is the recursion's linear map."""
+    v, h, step = 1.7, 0.6, 0.8
+    grid = np.linspace(-12, 12, 4001)[:, None]
+    weights = np.exp(-grid[:, 0] ** 2 / (2 * v))
+    x = np.array([[-2.0], [0.3], [1.5]])
+    moved = x + step * (ebcore.posterior_mean(x, grid, h, weights) - x)
+    factor = np.sqrt(horizon.gaussian_variance_layers(v, h, step, 1)[1] / v)
+    np.testing.assert_allclose(moved, factor * x, atol=1e-9)
+
+
+def test_gaussian_horizon_limits():
+    assert horizon.gaussian_horizon(1.3, 0.0, 2.0) == pytest.approx(1.3**2 / 2)
+    t = horizon.gaussian_horizon(1.0, 0.5, 0.5)
+    assert horizon.gaussian_variance_ode(1.5, 0.5, t) == pytest.approx(0.5, rel=1e-12)
+    assert horizon.gaussian_depth(1.0, 0.5, 0.5, 0.1) == ebcore.flow_depth(0.1, 0.5, t)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda t: horizon.gaussian_variance_ode(1.0, 1.0, -0.1), ValueError, "time"),
+])
+def test_bad_input_is_named(call, error, match):
+    tokens = np.random.default_rng(0).standard_normal((2, 5, 2))
+    with pytest.raises(error, match=match):
+        call(tokens)

@@ -1,10 +1,11 @@
 """Priors: exact denoisers, marginals, scores and Bayes risks, and their input checks."""
 import numpy as np
 import pytest
+import scipy.linalg
 import torch
 
 import ebcore
-from ebcore import models, priors
+from ebcore import models, priors, seeding
 
 
 def make_priors(n=6, seed=0):
@@ -233,3 +234,36 @@ def test_bad_input_names_the_argument():
     for error, name, call in cases:
         with pytest.raises(error, match=name):
             call()
+
+
+def test_gaussian_samples_do_not_depend_on_the_eigenbasis():
+    # cov = 2 I has one eigenvalue of multiplicity 4: any rotation is an eigenbasis, the samples
+    # must be mean + sqrt(2) z all the same.
+    g = priors.Gaussian(np.ones(4), 2 * np.eye(4))
+    z = np.random.default_rng(5).standard_normal((6, 4))
+    np.testing.assert_allclose(g.sample(6, 5), 1 + np.sqrt(2) * z, rtol=1e-13)
+    a = np.random.default_rng(1).standard_normal((5, 5))
+    cov = a @ a.T
+    g = priors.Gaussian(np.zeros(5), cov)
+    z = np.random.default_rng(2).standard_normal((3, 5))
+    np.testing.assert_allclose(g.sample(3, 2), z @ np.real(scipy.linalg.sqrtm(cov)), rtol=1e-9, atol=1e-12)
+
+
+def test_subspace_samples_come_through_the_defining_basis():
+    p = priors.Subspace(6, 2, 1.5, np.random.default_rng(0))
+    z = np.random.default_rng(9).standard_normal((4, 2))
+    np.testing.assert_allclose(p.sample(4, 9), 1.5 * z @ p.basis.T, rtol=1e-14)
+    np.testing.assert_allclose(p.basis, seeding.random_orthonormal(6, 2, np.random.default_rng(0)))
+
+
+def test_monte_carlo_min_ess_redraws_tail_queries():
+    prior = priors.Gaussian(np.zeros(2), np.eye(2))
+    y = np.array([[0.0, 0.0], [4.0, 4.0]])  # the second is far in the tail
+    _, _, ess = priors.monte_carlo_posterior_mean(prior, y, 1.0, 2_000, 0)
+    assert ess[1] < 100
+    est, se, ess = priors.monte_carlo_posterior_mean(prior, y, 1.0, 2_000, 0, min_ess=100, max_doublings=8)
+    assert ess.min() >= 100
+    z = (est - prior.posterior_mean(y, 1.0)) / se
+    assert np.abs(z).max() < 5
+    with pytest.raises(ValueError, match="min_ess"):
+        priors.monte_carlo_posterior_mean(prior, y, 0.3, 2_000, 0, min_ess=0.0)

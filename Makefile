@@ -21,7 +21,7 @@ SEEDS ?= 1-5
 CHAPTERS ?= 01-13
 PYTEST_WORKERS ?= 2
 
-.PHONY: book test unit chapter sweep env system clean
+.PHONY: book test unit lint chapter sweep env system clean
 
 # System packages (make, python3-venv, npm, chromium): only those missing are installed.
 system:
@@ -46,20 +46,27 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 book: env $(MATHJAX)
 	jupyter-book build . -W -n --keep-going
 
-# The book build with warnings as errors (executing every chapter under seed 0), a check that
-# every declared figure is in the built pages, MathJax is served locally and every chapter has its
-# notebook download, then, on both cores (pytest-xdist): the unit tests, the browser test of the
-# built pages (chromium, headless), every chapter again through nbval (its second execution reuses
-# the results cache) and chapters 1 to 7 under seed 1 (tests/test_seed_one.py). One thread per
-# worker: two workers of two threads each on two cores only fight over them.
-test: env $(MATHJAX)
+# Ruff (pinned in requirements.txt, rules in pyproject.toml) on the Python sources, then on the
+# chapters (converted to scripts in a temporary folder; findings name chapter lines). Both run
+# even when the first finds something, so one run shows every finding.
+LINT_PATHS := ebcore tests benchmarks tools _ext
+lint: env
+	status=0; ruff check $(LINT_PATHS) || status=1; python tools/lint_chapters.py || status=1; exit $$status
+
+# The lint first, then the book build with warnings as errors (executing every chapter under seed
+# 0), a check that every declared figure is in the built pages, MathJax is served locally and every
+# chapter has its notebook download, then, on both cores (pytest-xdist): the unit tests, the browser
+# test of the built pages (chromium, headless), every chapter again through nbval (its second
+# execution reuses the results cache) and chapters 1 to 7 under seed 1 (tests/test_seed_one.py). One
+# thread per worker: two workers of two threads each on two cores only fight over them.
+test: lint $(MATHJAX)
 	jupyter-book build . -W -n --keep-going
 	python tests/check_built_book.py _build/html
 	python tests/prepare_notebooks.py _build/nbval
 	OMP_NUM_THREADS=1 EBCORE_BOOK_HTML=$(CURDIR)/_build/html pytest tests _build/nbval -n $(PYTEST_WORKERS) --dist loadscope --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
 
-# The unit tests alone (no book build, no notebooks).
-unit: env
+# The lint, then the unit tests alone (no book build, no notebooks).
+unit: lint
 	pytest tests -n $(PYTEST_WORKERS) --dist loadscope -p no:cacheprovider --deselect tests/test_seed_one.py
 
 # One chapter executed under one seed, with its checks' margins (e.g. make chapter N=09 SEED=1).

@@ -23,3 +23,11 @@ def isolated_cache(tmp_path, monkeypatch):
     from ebcore.cache import ResultsCache
 
     return ResultsCache(tmp_path / "cache")
+
+
+@pytest.fixture(scope="module")
+def double_well():
+    """The curved double well, shared by tests/test_paths.py and tests/test_potentials.py."""
+    from ebcore import potentials
+
+    return potentials.reference_landscape("curved_double_well")

@@ -1,4 +1,4 @@
-"""Stage 1 / Stage 2 dynamics, the Gaussian horizon and the reverse-diffusion helpers."""
+"""Stage 1 / Stage 2 dynamics: particle flow, energy, the two-stage denoiser, flow time and depth."""
 import numpy as np
 import pytest
 import torch
@@ -6,7 +6,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ebcore
-from ebcore import diffusion, horizon, priors
 
 
 @given(seed=st.integers(0, 2**16), bandwidth=st.floats(0.05, 5.0), step=st.floats(0.0, 2.0))
@@ -63,40 +62,6 @@ def test_flow_time_and_depth():
         assert abs(ebcore.flow_time(0.3, 1.1, ebcore.flow_depth(0.3, 1.1, t)) - t) <= 0.5 * 0.3 * 1.1**2 + 1e-12
 
 
-def test_gaussian_layer_recursion_matches_particles():
-    """One layer over a Gaussian *density* (fine weighted quadrature grid) is the recursion's linear map."""
-    v, h, step = 1.7, 0.6, 0.8
-    grid = np.linspace(-12, 12, 4001)[:, None]
-    weights = np.exp(-grid[:, 0] ** 2 / (2 * v))
-    x = np.array([[-2.0], [0.3], [1.5]])
-    moved = x + step * (ebcore.posterior_mean(x, grid, h, weights) - x)
-    factor = np.sqrt(horizon.gaussian_variance_layers(v, h, step, 1)[1] / v)
-    np.testing.assert_allclose(moved, factor * x, atol=1e-9)
-
-
-def test_gaussian_horizon_limits():
-    assert horizon.gaussian_horizon(1.3, 0.0, 2.0) == pytest.approx(1.3**2 / 2)
-    t = horizon.gaussian_horizon(1.0, 0.5, 0.5)
-    assert horizon.gaussian_variance_ode(1.5, 0.5, t) == pytest.approx(0.5, rel=1e-12)
-    assert horizon.gaussian_depth(1.0, 0.5, 0.5, 0.1) == ebcore.flow_depth(0.1, 0.5, t)
-
-
-def test_probability_flow_ode_solver():
-    mean = np.array([0.5])
-    gaussian = priors.Gaussian(mean, np.array([[0.8]]))
-    as_mixture = priors.GaussianMixture(mean[None], np.array([1.0]), np.sqrt(0.8))
-    y = np.linspace(-3, 3, 7)[:, None]
-    np.testing.assert_allclose(diffusion.probability_flow_ode(as_mixture, y, 1.0, 0.45),
-                               diffusion.probability_flow_ode(gaussian, y, 1.0, 0.45), atol=1e-7)
-    with pytest.raises(ValueError, match="time must be <"):
-        diffusion.probability_flow_ode(gaussian, y, 1.0, 0.5)
-
-
-def test_trajectory_error_reaches_the_time_exactly():
-    errors = diffusion.trajectory_error(diffusion.one_d_prior("gaussian"), 1.0, 64, 0.7, 0.5, 0.3, 0, n_contexts=2)
-    assert errors.shape == (2,) and np.isfinite(errors).all()
-
-
 @pytest.mark.parametrize("call, error, match", [
     (lambda t: ebcore.particle_flow(t, 1.0, -0.1, 3), ValueError, "step must be a finite number >= 0"),
     (lambda t: ebcore.particle_flow(t, 1.0, 0.5, 2.5), TypeError, "depth must be an integer"),
@@ -110,10 +75,6 @@ def test_trajectory_error_reaches_the_time_exactly():
     (lambda t: ebcore.energy(t.tolist(), 1.0), TypeError, "tokens must be a numpy array or a torch tensor"),
     (lambda t: ebcore.flow_depth(0.5, 1.0, -1.0), ValueError, "time"),
     (lambda t: ebcore.flow_time(0.0, 1.0, 3), ValueError, "step"),
-    (lambda t: horizon.gaussian_variance_ode(1.0, 1.0, -0.1), ValueError, "time"),
-    (lambda t: diffusion.error_grid("gaussian", 1.0, [8, 16], [0.5], 0.5, 0.2, 2, 0, schedule=True),
-     ValueError, "one entry per size"),
-    (lambda t: diffusion.one_d_prior("laplace"), ValueError, "name"),
 ])
 def test_bad_input_is_named(call, error, match):
     tokens = np.random.default_rng(0).standard_normal((2, 5, 2))
@@ -126,3 +87,36 @@ def test_flow_on_cuda_matches_cpu():
     tokens = torch.tensor(np.random.default_rng(3).standard_normal((4, 300, 3)))
     torch.testing.assert_close(ebcore.particle_flow(tokens.cuda(), 0.5, 0.5, 10).cpu(),
                                ebcore.particle_flow(tokens, 0.5, 0.5, 10))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: ebcore.dynamics.euler_error_against_ode(np.zeros((3, 2)), 0.5, [0.0], 0.1), ValueError, "steps"),
+    (lambda: ebcore.dynamics.euler_error_against_ode(np.zeros((3, 2)), 0.5, [0.3], 0.1), ValueError,
+     "whole number of layers"),
+    (lambda: ebcore.dynamics.two_stage_sweep(np.zeros((3, 2)), 0.5, 0.5, 2, 0.0), ValueError, "query_bandwidth"),
+    (lambda: ebcore.dynamics.stage_one_velocity(np.zeros((3, 2)), -1.0), ValueError, "bandwidth"),
+])
+def test_more_bad_input_is_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: ebcore.flow_depth(0.5, 1e-300, 1.0), "bandwidth"),
+    (lambda: ebcore.flow_depth(1e-300, 1e-100, 1.0), "layers"),
+    (lambda: ebcore.flow_depth(1e-300, 0.5, 1.0), "layers"),
+])
+def test_scales_outside_their_domain_are_refused(call, match):
+    # values that used to pass validation and then overflow, divide by zero or give 0/0
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: ebcore.energy(np.zeros((3, 2), np.float16), 1.0), TypeError, "tokens"),
+])
+def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, error, match):
+    # each of these raised an AttributeError/KeyError/IndexError/RuntimeError from deep inside, or
+    # (the cached functions) converted 2.9 to 2 or 0.7 to 0 and served another entry from a warm cache
+    with pytest.raises(error, match=match):
+        call()

@@ -280,3 +280,24 @@ def test_log_density_and_energy_keep_small_distances_far_from_the_origin(dtype):
     assert np.abs(out - reference).max() < 1e-2  # a logit error of 1e-3 bounds this by about 2e-3
     energy_reference = -h * h * (np.log(np.exp(logits - logits.max()).sum()) + logits.max() - 2 * np.log(len(p)))
     assert abs(float(ebcore.energy(p, h)) - energy_reference) < 1e-2 * h * h
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: ebcore.posterior_mean(np.zeros((2, 3)), np.zeros((2, 3)), 1e300), "bandwidth"),
+    (lambda: ebcore.posterior_mean(np.zeros((2, 3)), np.zeros((2, 3)), 1e-300), "bandwidth"),
+])
+def test_scales_outside_their_domain_are_refused(call, match):
+    # values that used to pass validation and then overflow, divide by zero or give 0/0
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: ebcore.softmax_attention(np.zeros((2, 2)), np.zeros((2, 2)), None, 1.0), TypeError, "values"),
+    (lambda: ebcore.posterior_mean(np.array([[1, 2]], dtype=object), np.zeros((2, 2)), 1.0), TypeError, "queries"),
+])
+def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, error, match):
+    # each of these raised an AttributeError/KeyError/IndexError/RuntimeError from deep inside, or
+    # (the cached functions) converted 2.9 to 2 or 0.7 to 0 and served another entry from a warm cache
+    with pytest.raises(error, match=match):
+        call()

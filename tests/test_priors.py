@@ -1,10 +1,11 @@
 """Priors: exact denoisers, marginals, scores and Bayes risks, and their input checks."""
 import numpy as np
 import pytest
+import scipy.linalg
 import torch
 
 import ebcore
-from ebcore import priors
+from ebcore import models, priors, seeding
 
 
 def make_priors(n=6, seed=0):
@@ -155,3 +156,114 @@ def test_bad_constructor_arguments():
         priors.Sphere(5, 2, 0.0, 0)
     with pytest.raises(TypeError, match="d must be an integer"):
         priors.Subspace(5, 2.5, 1.0, 0)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: priors.monte_carlo_posterior_mean(priors.Sphere(3, 1, 1.0, 0), np.zeros((2, 3)), 1.0, 1, 0),
+     ValueError, "n_samples"),
+])
+def test_more_bad_input_is_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: priors.Subspace(3, 1, 1.0, 0).posterior_mean(np.zeros((2, 3)), 1e-200), "sigma"),
+    (lambda: priors.Gaussian(np.zeros(2), np.eye(2)).bayes_mse(1e200), "sigma"),
+])
+def test_scales_outside_their_domain_are_refused(call, match):
+    # values that used to pass validation and then overflow, divide by zero or give 0/0
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: priors.monte_carlo_posterior_mean("x", np.zeros((2, 2)), 1.0, 10, 0), TypeError, "prior"),
+])
+def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, error, match):
+    # each of these raised an AttributeError/KeyError/IndexError/RuntimeError from deep inside, or
+    # (the cached functions) converted 2.9 to 2 or 0.7 to 0 and served another entry from a warm cache
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_student_t_posterior_mean_against_dense_quadrature():
+    prior = priors.StudentT(2, 3.0, 1.0)
+    xs = np.linspace(-80, 80, 400_001)
+    density = np.exp(prior._log_density(xs))
+    for sigma in (0.1, 0.5, 1.0):
+        for y in (0.3, 5.0):
+            w = density * np.exp(-(y - xs) ** 2 / (2 * sigma**2))
+            reference = (w * xs).sum() / w.sum()
+            assert prior.posterior_mean(np.array([[y, 0.0]]), sigma)[0, 0] == pytest.approx(reference, abs=1e-9)
+    y = np.array([[0.4, -1.2]])
+    step = 1e-5
+    numeric = (prior.log_marginal(y + [[step, 0]], 0.7) - prior.log_marginal(y - [[step, 0]], 0.7)) / (2 * step)
+    assert prior.score(y, 0.7)[0, 0] == pytest.approx(numeric[0], rel=1e-6)
+
+
+def test_prior_families_and_shift():
+    rng = np.random.default_rng(5)
+    base = priors.Sphere(2, 1, 1.0, rng)
+    shifted = priors.Shifted(base, np.array([2.0, -1.0]))
+    y = rng.normal(size=(4, 2))
+    np.testing.assert_allclose(shifted.posterior_mean(y, 0.3), base.posterior_mean(y - [2.0, -1.0], 0.3) + [2.0, -1.0])
+    np.testing.assert_allclose(shifted.log_marginal(y, 0.3), base.log_marginal(y - [2.0, -1.0], 0.3))
+    assert np.allclose(shifted.sample(2000, 0).mean(0), [2.0, -1.0], atol=0.1)
+    for family in priors.FAMILIES:
+        assert priors.random_prior(family, 1).dim == 2
+    with pytest.raises(ValueError, match="family"):
+        priors.random_prior("cauchy", 1)
+    with pytest.raises(ValueError, match="shift"):
+        priors.Shifted(base, np.zeros(3))
+    task = models.family_task("circle", n_tokens=8, n_contexts=(3, 2, 2))
+    noisy, clean = task.data("test")
+    assert noisy.shape == (2, 8, 2) and task.bayes("test").shape == (2, 8, 2)
+    with pytest.raises(ValueError, match=r"jobs\[0\]"):
+        models.train_many([{"kind": "attention"}])
+    with pytest.raises(ValueError, match="steps"):
+        models.theory_grid_search(task, 2, [0.5], [-1.0])
+
+
+def test_bad_input_names_the_argument():
+    """Every public function added for chapters 7, 8, 12 and 13 rejects bad input with the argument's name."""
+    cases = [
+        (ValueError, "dof", lambda: priors.StudentT(2, 0.0, 1.0)),
+        (ValueError, "scale", lambda: priors.StudentT(2, 3.0, -1.0)),
+    ]
+    for error, name, call in cases:
+        with pytest.raises(error, match=name):
+            call()
+
+
+def test_gaussian_samples_do_not_depend_on_the_eigenbasis():
+    # cov = 2 I has one eigenvalue of multiplicity 4: any rotation is an eigenbasis, the samples
+    # must be mean + sqrt(2) z all the same.
+    g = priors.Gaussian(np.ones(4), 2 * np.eye(4))
+    z = np.random.default_rng(5).standard_normal((6, 4))
+    np.testing.assert_allclose(g.sample(6, 5), 1 + np.sqrt(2) * z, rtol=1e-13)
+    a = np.random.default_rng(1).standard_normal((5, 5))
+    cov = a @ a.T
+    g = priors.Gaussian(np.zeros(5), cov)
+    z = np.random.default_rng(2).standard_normal((3, 5))
+    np.testing.assert_allclose(g.sample(3, 2), z @ np.real(scipy.linalg.sqrtm(cov)), rtol=1e-9, atol=1e-12)
+
+
+def test_subspace_samples_come_through_the_defining_basis():
+    p = priors.Subspace(6, 2, 1.5, np.random.default_rng(0))
+    z = np.random.default_rng(9).standard_normal((4, 2))
+    np.testing.assert_allclose(p.sample(4, 9), 1.5 * z @ p.basis.T, rtol=1e-14)
+    np.testing.assert_allclose(p.basis, seeding.random_orthonormal(6, 2, np.random.default_rng(0)))
+
+
+def test_monte_carlo_min_ess_redraws_tail_queries():
+    prior = priors.Gaussian(np.zeros(2), np.eye(2))
+    y = np.array([[0.0, 0.0], [4.0, 4.0]])  # the second is far in the tail
+    _, _, ess = priors.monte_carlo_posterior_mean(prior, y, 1.0, 2_000, 0)
+    assert ess[1] < 100
+    est, se, ess = priors.monte_carlo_posterior_mean(prior, y, 1.0, 2_000, 0, min_ess=100, max_doublings=8)
+    assert ess.min() >= 100
+    z = (est - prior.posterior_mean(y, 1.0)) / se
+    assert np.abs(z).max() < 5
+    with pytest.raises(ValueError, match="min_ess"):
+        priors.monte_carlo_posterior_mean(prior, y, 0.3, 2_000, 0, min_ess=0.0)

@@ -1,58 +1,11 @@
-"""Networks, the training loop and ensembles (chapter 9)."""
+"""The training loop (chapter 9): curves, caching, resuming, optimizers, input checks."""
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
-from ebcore import ensembles, landscape, nets, training
+import ebcore
+from ebcore import landscape, models, nets, priors, training
 from ebcore.cache import ResultsCache
-
-
-def test_digits_split_is_fixed_and_stratified():
-    sizes = {split: nets.digits(split)[0].shape[0] for split in nets.SPLITS}
-    assert sizes == {"train": 1078, "validation": 359, "test": 360}
-    labels = [nets.digits(split)[1].numpy() for split in nets.SPLITS]
-    all_rows = np.concatenate([nets.digits(split)[0].numpy() for split in nets.SPLITS])
-    assert all_rows.shape == (1797, 64) and all_rows.min() >= 0 and all_rows.max() <= 1
-    counts = [np.bincount(y, minlength=10) / len(y) for y in labels]
-    assert np.abs(counts[0] - counts[2]).max() < 0.02
-
-
-def test_parameter_counts():
-    assert nets.parameter_counts() == {"fcp": 64 * 50 + 50 * 50 + 50 * 10,
-                                       "lenet": 6 * 9 + 6 + 16 * 6 * 4 + 16 + 16 * 120 + 120 + 120 * 84 + 84
-                                       + 84 * 10 + 10,
-                                       "lstm": 4 * 48 * (8 + 48) + 2 * 4 * 48 + 48 * 10,
-                                       "autoencoder": 64 * 32 + 32 * 16 + 16 * 32 + 32 * 64}
-
-
-def test_lenet_matches_reference_layers():
-    model = nets.make_net("lenet", 3)
-    x, _ = nets.digits("test")
-    with torch.no_grad():
-        h = F.avg_pool2d(F.softplus(model.conv1(x.reshape(-1, 1, 8, 8))), 2)
-        h = F.avg_pool2d(F.softplus(model.conv2(h)), 2)
-        ref = model.fc3(F.softplus(model.fc2(F.softplus(model.fc1(h.flatten(1))))))
-        assert torch.allclose(model(x), ref)
-
-
-def test_make_net_is_seeded_and_leaves_global_rng_alone():
-    torch.manual_seed(123)
-    before = torch.rand(1)
-    torch.manual_seed(123)
-    a = landscape.flat_parameters(nets.make_net("fcp", 5))
-    after = torch.rand(1)
-    b = landscape.flat_parameters(nets.make_net("fcp", 5))
-    assert np.array_equal(a, b) and torch.equal(before, after)
-
-
-def test_flat_parameters_round_trip():
-    model = nets.make_net("autoencoder", 0)
-    w = landscape.flat_parameters(model)
-    other = landscape.set_flat_parameters(nets.make_net("autoencoder", 1), w)
-    assert np.array_equal(landscape.flat_parameters(other), w)
-    with pytest.raises(ValueError, match="vector"):
-        landscape.set_flat_parameters(model, w[:-1])
 
 
 def test_train_records_curves_and_solutions(isolated_cache):
@@ -162,51 +115,18 @@ def test_diverging_sgd_is_reported(isolated_cache):
         training.train(task.make_model(0), task, training.sgd(1e300, 0.9), epochs=5, cache=False)
 
 
-def test_ensemble_keeps_the_best_runs(isolated_cache):
-    ens = ensembles.train_ensemble("autoencoder", "sgd", n_runs=3, n_keep=2, epochs=2, n_jobs=1)
-    assert ens.solutions["train"].shape == (2, nets.parameter_counts()["autoencoder"])
-    assert np.all(ens.train_loss <= np.sort(ens.all_train_loss)[1])
-    assert ens.losses_at("train", "train").shape == (2,)
-    with pytest.raises(ValueError, match="n_keep"):
-        ensembles.train_ensemble("autoencoder", "sgd", n_runs=2, n_keep=3)
-    with pytest.raises(ValueError, match="optimizer"):
-        ensembles.train_ensemble("autoencoder", "adamw")
-
-
-def test_ensemble_same_result_with_two_processes(isolated_cache):
-    one = ensembles.train_ensemble("fcp", "sgd", n_runs=2, n_keep=2, epochs=1, n_jobs=1)
-    isolated_cache.clear()
-    two = ensembles.train_ensemble("fcp", "sgd", n_runs=2, n_keep=2, epochs=1, n_jobs=2)
-    np.testing.assert_allclose(one.solutions["final"], two.solutions["final"], rtol=1e-10, atol=1e-12)
-
-
-def test_compare_means_and_weight_statistics():
-    c = ensembles.compare_means(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 1.0 + 1e-9]))
-    assert c["mean_a"] == 2.0 and c["z"] > 1
-    stats = landscape.weight_statistics(np.array([[1.0, -1.0], [3.0, 4.0]]))
-    np.testing.assert_allclose(stats["norm"], [np.sqrt(2), 5.0])
-    np.testing.assert_allclose(stats["std"], [1.0, 0.5])
-    with pytest.raises(ValueError, match="solutions"):
-        landscape.weight_statistics(np.ones(3))
-    with pytest.raises(ValueError, match="a must"):
-        ensembles.compare_means(np.array([]), np.ones(2))
-    with pytest.raises(ValueError, match="b must"):
-        ensembles.compare_means(np.ones(2), np.array([1.0, np.inf]))
-
-
-def test_markdown_table():
-    from ebcore.reporting import format_mean_se, markdown_table
-
-    assert markdown_table(["a", "b"], [[1, "x|y"]]) == "| a | b |\n|---|---|\n| 1 | x\\|y |"
-    assert format_mean_se(0.00123, 0.0004) == "1.2e-03 ± 4.0e-04"
-    with pytest.raises(ValueError, match="rows\\[0\\]"):
-        markdown_table(["a", "b"], [[1]])
-    with pytest.raises(ValueError, match="header"):
-        markdown_table([], [])
-
-
 def test_train_with_torch_lbfgs_and_adam(isolated_cache):
     task = nets.DigitsTask("autoencoder")
     for spec in (training.torch_lbfgs(max_iter=3), training.adam(1e-2)):
         run = training.train(task.make_model(0), task, spec, epochs=2)
         assert run.curves["train"][-1] < run.curves["train"][0]
+
+
+def test_training_cache_key_separates_model_settings(tmp_path):
+    """Two models with identical initial parameters but different forward maps must not share a cache entry."""
+    cache = ebcore.ResultsCache(tmp_path)
+    task = models.CleanContextTask(priors.Gaussian(np.zeros(3), np.eye(3)), 0.5, 10, n_contexts=(8, 2, 2))
+    runs = [training.train(models.OneLayerDenoiser(3, attention=a, seed=4), task, training.adam(0.01, batch_size=4),
+                           epochs=2, cache=cache, progress=False) for a in ("linear", "softmax")]
+    assert not runs[1].from_cache
+    assert not np.allclose(runs[0].solutions["final"], runs[1].solutions["final"])

@@ -137,7 +137,7 @@ ENTRIES: tuple[AuditEntry, ...] = (
         ("ebcore.horizon.gaussian_horizon", "ebcore.horizon.gaussian_depth", "ebcore.horizon.gaussian_variance_ode",
          "ebcore.horizon.gaussian_variance_layers"),
         ("chapters/05_depth_noise.md::check-horizon-closed-form", "chapters/05_depth_noise.md::check-depth-argmin",
-         "tests/test_dynamics.py::test_gaussian_layer_recursion_matches_particles"),
+         "tests/test_horizon.py::test_gaussian_layer_recursion_matches_particles"),
     ),
     AuditEntry(
         "prop-no-horizon-degenerate", "05_depth_noise", "No finite horizon for degenerate priors",
@@ -148,7 +148,7 @@ ENTRIES: tuple[AuditEntry, ...] = (
     AuditEntry(
         "prop-backward-heat", "06_reverse_diffusion", "The zero-bandwidth equation is a reverse variance-exploding diffusion",
         ("ebcore.diffusion.probability_flow_ode", "ebcore.priors.Prior.log_marginal"),
-        ("chapters/06_reverse_diffusion.md::check-backward-heat", "tests/test_dynamics.py::test_probability_flow_ode_solver"),
+        ("chapters/06_reverse_diffusion.md::check-backward-heat", "tests/test_diffusion.py::test_probability_flow_ode_solver"),
     ),
     AuditEntry(
         "prop-gaussian-bias", "06_reverse_diffusion", "The bandwidth bias is of order h squared",
@@ -164,7 +164,7 @@ ENTRIES: tuple[AuditEntry, ...] = (
     AuditEntry(
         "thm-gaussian-recovery", "07_recovery", "The layered population estimator is Bayes-optimal for a Gaussian prior",
         ("ebcore.horizon.exact_step", "ebcore.recovery.recovery_settings", "ebcore.two_stage_denoise"),
-        ("chapters/07_recovery.md::check-recovery", "tests/test_recovery.py::test_exact_step_returns_the_prior"),
+        ("chapters/07_recovery.md::check-recovery", "tests/test_horizon.py::test_exact_step_returns_the_prior"),
     ),
     AuditEntry(
         "conj-recovery", "07_recovery", "Recovery along a shrinking bandwidth",
@@ -176,13 +176,13 @@ ENTRIES: tuple[AuditEntry, ...] = (
         "prop-theory-setting", "08_trained_transformers", "The two-stage construction is one setting of the parameters",
         ("ebcore.models.AttentionDenoiser.from_theory", "ebcore.two_stage_denoise"),
         ("chapters/08_trained_transformers.md::check-theory-setting",
-         "tests/test_recovery.py::test_from_theory_reproduces_two_stage_denoise"),
+         "tests/test_denoisers.py::test_from_theory_reproduces_two_stage_denoise"),
     ),
     AuditEntry(
         "prop-attention-symmetries", "08_trained_transformers", "Symmetries of the attention parameters",
         ("ebcore.models.attention_invariants", "ebcore.models.OneLayerDenoiser", "ebcore.models.scaled_identity_fit"),
         ("chapters/08_trained_transformers.md::check-attention-symmetries",
-         "tests/test_recovery.py::test_attention_invariants"),
+         "tests/test_denoiser_analysis.py::test_attention_invariants"),
     ),
     AuditEntry(
         "thm-golden-section", "09_optimizers_and_ensembles", "Golden-section search",
@@ -221,19 +221,19 @@ ENTRIES: tuple[AuditEntry, ...] = (
     AuditEntry(
         "prop-permutation-symmetry", "11_barriers", "Hidden-unit permutations are exact symmetries",
         ("ebcore.landscape.align_to",),
-        ("chapters/11_barriers.md::check-permutation-symmetry", "tests/test_paths.py::test_alignment_undoes_a_permutation"),
+        ("chapters/11_barriers.md::check-permutation-symmetry", "tests/test_alignment.py::test_alignment_undoes_a_permutation"),
     ),
     AuditEntry(
         "thm-two-cloud-spectra", "12_kernel_pca", "Kernel and linear PCA of two clouds",
         ("ebcore.landscape.two_cloud_spectrum", "ebcore.landscape.two_cloud_critical_size",
          "ebcore.landscape.two_cloud_points", "ebcore.landscape.kernel_pca"),
-        ("chapters/12_kernel_pca.md::check-two-cloud-spectra", "tests/test_paths.py::test_two_cloud_spectra"),
+        ("chapters/12_kernel_pca.md::check-two-cloud-spectra", "tests/test_kernel_pca.py::test_two_cloud_spectra"),
     ),
     AuditEntry(
         "prop-rotation-orbit", "13_attention_landscape", "Rotation orbits are barrier-free",
         ("ebcore.models.rotation_path", "ebcore.models.align_rotation"),
         ("chapters/13_attention_landscape.md::check-rotation-orbit",
-         "tests/test_recovery.py::test_rotation_orbit_and_alignment"),
+         "tests/test_alignment.py::test_rotation_orbit_and_alignment"),
     ),
 )
 

@@ -1,0 +1,58 @@
+"""The Gaussian horizon: exact steps, the layer recursion, the variance ODE (chapters 5 and 7)."""
+import numpy as np
+import pytest
+
+import ebcore
+from ebcore import horizon, priors, recovery
+
+
+def test_exact_step_returns_the_prior():
+    for sigma, h, depth in ((0.5, 0.5, 1), (1.0, 0.3, 25), (2.0, 1.5, 3)):
+        step = horizon.exact_step(sigma, h, 0.7, depth)
+        assert 0 < step <= 1
+        assert horizon.gaussian_variance_layers(0.7 + sigma**2, h, step, depth)[-1] == pytest.approx(0.7, abs=1e-12)
+    # a large-context Gaussian run at the exact step is close to Bayes (population theorem + finite N)
+    prior = priors.Gaussian(np.zeros(2), np.eye(2))
+    depth, step = recovery.recovery_settings(1.0, 1.0, 1.0)
+    excess = recovery.two_stage_excess(prior, 1.0, 2048, 1.0, step, depth, 2, 0)
+    assert excess.mean() < 0.02  # the measured 1/N curve of chapter 7 gives about 0.004 here
+    with pytest.raises(ValueError, match="too few"):
+        horizon.exact_step(3.0, 0.1, 1.0, 1)
+
+
+def test_bad_input_names_the_argument():
+    """Every public function added for chapters 7, 8, 12 and 13 rejects bad input with the argument's name."""
+    cases = [
+        (ValueError, "sigma", lambda: horizon.exact_step(-1.0, 1.0, 1.0, 2)),
+        (ValueError, "depth", lambda: horizon.exact_step(1.0, 1.0, 1.0, 0)),
+    ]
+    for error, name, call in cases:
+        with pytest.raises(error, match=name):
+            call()
+
+
+def test_gaussian_layer_recursion_matches_particles():
+    """One layer over a Gaussian *density* (fine weighted quadrature grid) is the recursion's linear map."""
+    v, h, step = 1.7, 0.6, 0.8
+    grid = np.linspace(-12, 12, 4001)[:, None]
+    weights = np.exp(-grid[:, 0] ** 2 / (2 * v))
+    x = np.array([[-2.0], [0.3], [1.5]])
+    moved = x + step * (ebcore.posterior_mean(x, grid, h, weights) - x)
+    factor = np.sqrt(horizon.gaussian_variance_layers(v, h, step, 1)[1] / v)
+    np.testing.assert_allclose(moved, factor * x, atol=1e-9)
+
+
+def test_gaussian_horizon_limits():
+    assert horizon.gaussian_horizon(1.3, 0.0, 2.0) == pytest.approx(1.3**2 / 2)
+    t = horizon.gaussian_horizon(1.0, 0.5, 0.5)
+    assert horizon.gaussian_variance_ode(1.5, 0.5, t) == pytest.approx(0.5, rel=1e-12)
+    assert horizon.gaussian_depth(1.0, 0.5, 0.5, 0.1) == ebcore.flow_depth(0.1, 0.5, t)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda t: horizon.gaussian_variance_ode(1.0, 1.0, -0.1), ValueError, "time"),
+])
+def test_bad_input_is_named(call, error, match):
+    tokens = np.random.default_rng(0).standard_normal((2, 5, 2))
+    with pytest.raises(error, match=match):
+        call(tokens)

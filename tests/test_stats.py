@@ -1,0 +1,38 @@
+"""Statistics helpers: power-law fits, extrapolation to zero, means and standard errors."""
+import numpy as np
+import pytest
+
+from ebcore import stats
+
+
+def test_power_law_fit_recovers_a_known_slope():
+    x = np.geomspace(10, 1000, 8)
+    rng = np.random.default_rng(0)
+    y = 3.0 * x**-0.75 * np.exp(0.01 * rng.standard_normal(8))
+    fit = stats.fit_power_law(x, y, 0.01 * y)
+    assert fit.slope_low < -0.75 < fit.slope_high and fit.slope_high - fit.slope_low < 0.05
+    with pytest.raises(ValueError, match="positive"):
+        stats.fit_power_law(x, -y)
+    with pytest.raises(ValueError, match="samples"):
+        stats.mean_and_se(np.ones(1))
+
+
+def test_extrapolation_recovers_a_line_and_checks_input():
+    x = np.array([1 / 256, 1 / 512, 1 / 1024, 1 / 2048])
+    fit = stats.extrapolate_to_zero(x, 0.5 + 3.0 * x, np.full(4, 1e-3))
+    assert fit.intercept == pytest.approx(0.5, abs=1e-12) and fit.slope == pytest.approx(3.0, abs=1e-9)
+    with pytest.raises(ValueError, match="y_se"):
+        stats.extrapolate_to_zero(x, x, np.zeros(4))
+    with pytest.raises(ValueError, match="y must have shape"):
+        stats.extrapolate_to_zero(x, x[:3], np.ones(4))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: stats.mean_and_se(np.float64(1)), ValueError, "samples"),
+    (lambda: stats.mean_and_se(np.ones(3), axis=2), ValueError, "axis"),
+])
+def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, error, match):
+    # each of these raised an AttributeError/KeyError/IndexError/RuntimeError from deep inside, or
+    # (the cached functions) converted 2.9 to 2 or 0.7 to 0 and served another entry from a warm cache
+    with pytest.raises(error, match=match):
+        call()

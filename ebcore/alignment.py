@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .denoisers import AttentionDenoiser
+from .registry import implements
 from .training import flat_parameters, set_flat_parameters
 from .validation import as_float_array, check_array, check_choice, check_int
 
@@ -41,6 +42,7 @@ def _split_layers(vector, shapes):
     return out
 
 
+@implements("prop-permutation-symmetry")
 def align_to(reference, solution, architecture: str, *, max_sweeps: int = 100):
     """Permute the hidden units of ``solution`` to match ``reference`` (weight matching).
 
@@ -88,6 +90,7 @@ def align_to(reference, solution, architecture: str, *, max_sweeps: int = 100):
     return np.concatenate([permuted(layer).reshape(-1) for layer in range(len(shapes))])
 
 
+@implements("prop-rotation-orbit")
 def rotation_path(model: AttentionDenoiser, angle, n_points: int = 51) -> np.ndarray:
     r"""Flat parameter vectors along a rotation orbit of a planar attention denoiser ({prf:ref}`prop-rotation-orbit`).
 
@@ -120,6 +123,7 @@ def rotation_path(model: AttentionDenoiser, angle, n_points: int = 51) -> np.nda
     return np.stack(out)
 
 
+@implements("prop-rotation-orbit")
 def align_rotation(reference, solution, model: AttentionDenoiser) -> np.ndarray:
     r"""Rotate the query-key pairs of ``solution`` to match ``reference``: the continuous analogue of weight matching.
 

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-__all__ = ["to_torch", "default_device"]
+__all__ = ["to_torch", "default_device", "flat_concat"]
 
 
 def default_device() -> torch.device:
@@ -67,3 +67,21 @@ def to_torch(**arrays) -> tuple[list, Callable]:
         return t
 
     return tensors, back
+
+
+def flat_concat(tensors, *, finite: bool = True) -> torch.Tensor:
+    """The tensors' entries in one detached 1-D tensor, each tensor in row-major order, in turn: the one
+    layout of a network's parameters (and of their gradients) as a vector in this library.
+
+    With ``finite`` a NaN or an infinity is refused; ``finite=False`` is for callers that test the
+    vector themselves and report a non-finite one in their own terms (an optimizer's divergence).
+    """
+    if isinstance(tensors, torch.Tensor) or not hasattr(tensors, "__iter__"):
+        raise TypeError(f"tensors must be a sequence of torch tensors, got {type(tensors).__name__}")
+    tensors = list(tensors)
+    if not tensors or not all(isinstance(t, torch.Tensor) for t in tensors):
+        raise TypeError("tensors must be a non-empty sequence of torch tensors")
+    flat = torch.cat([t.detach().reshape(-1) for t in tensors])
+    if finite and not bool(torch.isfinite(flat).all()):
+        raise ValueError("tensors must contain only finite values (found NaN or infinity)")
+    return flat

@@ -1,17 +1,33 @@
-"""The statement -> code -> check registry: now :mod:`ebcore.book.audit` (the book's machinery, apart from the numerical library).
+"""The statement -> code -> check registry: now :mod:`ebcore.book.audit` (the book's machinery, apart from
+the numerical library).
 
 Every name keeps working from here.
 """
+from .book import audit as _audit
 from .book.audit import (
-                         ENTRIES,
-                         STATEMENT_KINDS,
-                         AuditEntry,
-                         audit_problems,
-                         audit_table_markdown,
-                         canonical_name,
-                         labelled_statements,
-                         repository_root,
-                         resolve,
+    STATEMENT_KINDS,
+    STATUS_EXCEPTIONS,
+    AuditEntry,
+    audit_problems,
+    audit_table_markdown,
+    canonical_name,
+    chapter_check_labels,
+    generate_entries,
+    implementations,
+    labelled_statements,
+    marked_test_labels,
+    repository_root,
+    resolve,
 )
 
-__all__ = ['AuditEntry', 'ENTRIES', 'STATEMENT_KINDS', 'labelled_statements', 'resolve', 'audit_problems', 'audit_table_markdown', 'canonical_name', 'repository_root']
+# ENTRIES is not imported: __getattr__ below generates it on first use
+__all__ = ["AuditEntry", "ENTRIES", "STATEMENT_KINDS", "STATUS_EXCEPTIONS", "labelled_statements",  # noqa: F822
+           "resolve", "audit_problems", "audit_table_markdown", "canonical_name", "repository_root",
+           "generate_entries", "chapter_check_labels", "marked_test_labels", "implementations"]
+
+
+def __getattr__(name: str):
+    # ENTRIES is generated on first use, from the source checkout (see ebcore.book.audit)
+    if name == "ENTRIES":
+        return _audit.ENTRIES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .arrays import flat_concat
 from .optim import NonFiniteLossError
 from .training import set_flat_parameters
 from .validation import check_array, check_int
@@ -95,7 +96,7 @@ class BatchedLoss:
             value = self.loss_fn(self.model(self.inputs), self.targets)
             value.backward()
             losses.append(value.detach())
-            grads.append(torch.cat([p.grad.reshape(-1) for p in params]))
+            grads.append(flat_concat(p.grad for p in params))
         return torch.stack(losses), torch.stack(grads)
 
 

@@ -52,15 +52,22 @@ _code_version: str | None = None
 
 #: Modules of the package that compute nothing a result depends on (the book's audit registry,
 #: figure style, prose helpers, progress bars): their edits never invalidate stored results.
-NON_NUMERICAL = ("audit.py", "reporting.py", "style.py", "progress.py", "book/")
+NON_NUMERICAL = ("audit.py", "reporting.py", "style.py", "progress.py", "registry.py", "book/")
 
 
 def _normalised_source(path: Path) -> str:
-    """The module's syntax tree without docstrings: comments, formatting and docs do not count."""
+    """The module's syntax tree without docstrings, ``@implements`` labels and their import: comments,
+    formatting, docs and the audit registry do not count."""
     import ast
 
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree.body = [node for node in tree.body
+                 if not (isinstance(node, ast.ImportFrom) and node.level == 1 and node.module == "registry")]
     for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            node.decorator_list = [d for d in node.decorator_list
+                                   if not (isinstance(d, ast.Call) and isinstance(d.func, ast.Name)
+                                           and d.func.id == "implements")]
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .denoisers import AttentionDenoiser, OneLayerDenoiser
+from .registry import implements
 from .stats import mean_and_se
 from .tasks import CleanContextTask, CorruptionTask
 from .validation import check_array, check_grid, check_int
@@ -15,6 +16,7 @@ from .validation import check_array, check_grid, check_int
 __all__ = ['scaled_identity_fit', 'attention_invariants', 'theory_grid_search', 'denoising_report', 'scaled_identity_loss']
 
 
+@implements("prop-attention-symmetries")
 def scaled_identity_fit(matrix):
     """Nearest multiple of the identity: ``(c, residual)`` with ``c = tr(W)/n`` and the relative
     Frobenius residual ``|W - cI| / |W|`` (0 for an exact scaled identity)."""
@@ -26,6 +28,7 @@ def scaled_identity_fit(matrix):
     return float(c), float(np.linalg.norm(W - c * np.eye(W.shape[0])) / norm) if norm > 0 else 0.0
 
 
+@implements("prop-attention-symmetries")
 def attention_invariants(model: AttentionDenoiser) -> list[dict]:
     r"""What the loss of a Gaussian-kernel layer can see, per layer and for the final step.
 

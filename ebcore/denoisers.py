@@ -15,6 +15,7 @@ import math
 import torch
 from torch import nn
 
+from .registry import implements
 from .validation import check_array, check_choice, check_int, check_positive, check_scale
 
 __all__ = ['ATTENTION_KERNELS', 'AttentionDenoiser', 'OneLayerDenoiser']
@@ -75,6 +76,7 @@ class AttentionDenoiser(nn.Module):
         self.final_key = nn.Parameter(random_maps(1).detach()[0])
         self.final_value = nn.Parameter(random_maps(1).detach()[0])
 
+    @implements("prop-theory-setting")
     @classmethod
     def from_theory(cls, depth: int, bandwidth, step, query_bandwidth, dim: int, *, kernel: str = "gaussian",
                     tied: bool = False, dtype: torch.dtype = torch.float64) -> "AttentionDenoiser":
@@ -130,6 +132,7 @@ class AttentionDenoiser(nn.Module):
         return _attend(queries, refined, self.final_query, self.final_key, self.final_value, self.kernel)
 
 
+@implements("prop-attention-symmetries")
 class OneLayerDenoiser(nn.Module):
     r"""The predecessor paper's one-layer model: clean context tokens, one noisy query.
 

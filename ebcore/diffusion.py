@@ -12,6 +12,7 @@ import numpy as np
 
 from .dynamics import particle_flow
 from .priors import Gaussian, Prior
+from .registry import implements
 from .stats import mean_and_se
 from .validation import check_array, check_fraction, check_positive, check_scale
 
@@ -19,6 +20,7 @@ __all__ = ["probability_flow_ode", "trajectory_error", "ONE_D_PRIORS", "one_d_pr
            "gaussian_meanfield_bias"]
 
 
+@implements("prop-backward-heat")
 def probability_flow_ode(prior: Prior, y, sigma, time, rtol: float = 1e-10):
     r"""Solve :math:`\dot x = \nabla \log p_{\sigma^2 - 2t}(x)`, :math:`x(0) = y`, up to ``time``.
 
@@ -53,6 +55,7 @@ def probability_flow_ode(prior: Prior, y, sigma, time, rtol: float = 1e-10):
 MAX_LAYERS = 10**6
 
 
+@implements("conj-reverse-diffusion")
 def trajectory_error(prior: Prior, sigma, n_tokens: int, bandwidth, max_step, time, rng, n_contexts: int = 1):
     r"""RMS distance at ``time`` between Stage 1 tokens and the probability-flow ODE from the same start.
 
@@ -101,6 +104,7 @@ def one_d_prior(name: str) -> Prior:
     return GaussianMixture(np.array([[-1.5], [1.0]]), np.array([0.5, 0.5]), 0.3)
 
 
+@implements("conj-reverse-diffusion")
 def error_grid(prior_name: str, sigma, sizes, bandwidths, max_step, time, n_contexts, seed: int,
                schedule: bool = False):
     """Mean trajectory error (:func:`trajectory_error`) on a grid of token counts x bandwidths.
@@ -158,6 +162,7 @@ def error_grid(prior_name: str, sigma, sizes, bandwidths, max_step, time, n_cont
     return entry.arrays["mean"].reshape(shape), entry.arrays["se"].reshape(shape)
 
 
+@implements("prop-gaussian-bias")
 def gaussian_meanfield_bias(prior_variance, sigma, bandwidth, time) -> float:
     r"""RMS distance at ``time`` between the fixed-:math:`h` mean-field flow and the probability-flow ODE
     for :math:`\rho_0 = N(m, s_0^2)` in one coordinate ({prf:ref}`prop-gaussian-bias`).

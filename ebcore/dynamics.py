@@ -17,6 +17,7 @@ import torch
 
 from .arrays import to_torch
 from .kernel import chunk_rows, needs_differences, pairwise_squared_distances, posterior_mean, smoothed_log_density
+from .registry import implements
 from .validation import (
     SCALE_RANGE,
     check_array,
@@ -39,6 +40,7 @@ def _check_tokens(tokens, name="tokens"):
     return tokens
 
 
+@implements("thm-energy-descent", "prop-preconditioned-gradient", "prop-convex-hull", "conj-mean-field")
 def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = False):
     r"""Stage 1: ``depth`` residual attention layers on the tokens themselves.
 
@@ -76,6 +78,7 @@ def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = Fals
     return back(p)
 
 
+@implements("thm-energy-descent", "prop-preconditioned-gradient")
 def energy(tokens, bandwidth):
     r"""The configuration energy that Stage 1 descends ({prf:ref}`thm-energy-descent`):
 
@@ -103,6 +106,7 @@ def energy(tokens, bandwidth):
     return back(out if batched else out.squeeze(0))
 
 
+@implements("prop-query-energy")
 def query_energy(z, tokens, bandwidth):
     r"""The landscape a query sees: :math:`E_q(z) = -h^2 \log \sum_j e^{-|z - p_j|^2/2h^2}`.
 
@@ -123,6 +127,7 @@ def query_energy(z, tokens, bandwidth):
     return back(-h * h * (log_density + const))
 
 
+@implements("thm-stage-two", "prop-depth-zero-bias", "thm-gaussian-recovery", "prop-theory-setting")
 def two_stage_denoise(noisy_tokens, bandwidth, step, depth, query_bandwidth):
     r"""Stage 1 on the noisy tokens, then Stage 2 against the refined tokens.
 
@@ -137,6 +142,7 @@ def two_stage_denoise(noisy_tokens, bandwidth, step, depth, query_bandwidth):
     return back(posterior_mean(y, refined, hq))
 
 
+@implements("prop-continuous-limit")
 def flow_time(step, bandwidth, depth) -> float:
     r"""Continuous time reached after ``depth`` layers: :math:`t = \text{depth}\cdot\eta h^2`."""
     eta = check_positive(step, "step")
@@ -149,6 +155,7 @@ def flow_time(step, bandwidth, depth) -> float:
 MAX_LAYERS = 1e9
 
 
+@implements("prop-continuous-limit")
 def flow_depth(step, bandwidth, time) -> int:
     r"""Layers needed to reach continuous time ``time``: :math:`t / (\eta h^2)` rounded to the nearest
     integer (halves round up), so ``flow_time(step, h, flow_depth(step, h, t))`` is within half a
@@ -176,6 +183,7 @@ def stage_one_velocity(tokens, bandwidth):
 MAX_LAYERS = 10**6
 
 
+@implements("prop-continuous-limit")
 def euler_error_against_ode(tokens, bandwidth, steps, time, rtol: float = 1e-11):
     r"""RMS distance at ``time`` between Stage 1 layers and the ODE of {prf:ref}`prop-continuous-limit`.
 
@@ -211,6 +219,7 @@ def euler_error_against_ode(tokens, bandwidth, steps, time, rtol: float = 1e-11)
     return np.array(errors)
 
 
+@implements("thm-stage-two")
 def two_stage_sweep(noisy_tokens, bandwidth, step, depth, query_bandwidth):
     r"""Stage 1 trajectory and the Stage 2 output at *every* depth ``0..depth``, in batched calls.
 

@@ -12,11 +12,13 @@ import numpy as np
 from scipy import special
 
 from .dynamics import flow_depth
+from .registry import implements
 from .validation import as_float_array, check_finite_result, check_int, check_nonnegative, check_positive, check_scale
 
 __all__ = ["gaussian_horizon", "gaussian_depth", "gaussian_variance_ode", "gaussian_variance_layers", "exact_step"]
 
 
+@implements("thm-gaussian-horizon")
 def gaussian_horizon(sigma, bandwidth, prior_variance) -> float:
     r""":math:`T^*(\sigma, h, s_0^2) = \tfrac12[\sigma^2 + h^2 \log(1 + \sigma^2/s_0^2)]`; as
     :math:`h \to 0` it tends to :math:`\sigma^2/2`, the horizon of the reverse heat flow."""
@@ -26,11 +28,13 @@ def gaussian_horizon(sigma, bandwidth, prior_variance) -> float:
     return check_finite_result(0.5 * (s * s + h * h * np.log1p(s * s / v)), "sigma, bandwidth, prior_variance")
 
 
+@implements("thm-gaussian-horizon")
 def gaussian_depth(sigma, bandwidth, prior_variance, step) -> int:
     """:math:`L^* =` :func:`~ebcore.dynamics.flow_depth` of :func:`gaussian_horizon`: layers to return to the prior."""
     return flow_depth(step, bandwidth, gaussian_horizon(sigma, bandwidth, prior_variance))
 
 
+@implements("thm-gaussian-horizon", "prop-no-horizon-degenerate")
 def gaussian_variance_ode(initial_variance, bandwidth, time):
     r"""Exact solution of :math:`\dot v = -2v/(v + h^2)`: :math:`v + h^2 \log v = v_0 + h^2 \log v_0 - 2t`,
     i.e. :math:`v = h^2\, \omega\bigl((v_0 + h^2\log v_0 - 2t)/h^2 - \log h^2\bigr)` with Wright's omega
@@ -45,6 +49,7 @@ def gaussian_variance_ode(initial_variance, bandwidth, time):
     return h2 * np.real(special.wrightomega(z))
 
 
+@implements("conj-mean-field", "thm-gaussian-horizon")
 def gaussian_variance_layers(initial_variance, bandwidth, step, depth):
     r"""Mean-field variance after each layer of the discrete flow, shape (depth + 1,).
 
@@ -66,6 +71,7 @@ def gaussian_variance_layers(initial_variance, bandwidth, step, depth):
     return check_finite_result(out, "initial_variance, bandwidth, step")
 
 
+@implements("thm-gaussian-recovery")
 def exact_step(sigma, bandwidth, prior_variance, depth) -> float:
     r"""The residual step :math:`\eta` for which ``depth`` layers return the Gaussian variance exactly.
 

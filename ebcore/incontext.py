@@ -19,6 +19,7 @@ import numpy as np
 from .arrays import to_torch
 from .kernel import linear_attention, posterior_mean, softmax_attention
 from .priors import Gaussian, Prior
+from .registry import implements
 from .seeding import as_generator
 from .stats import mean_and_se
 from .validation import (
@@ -65,6 +66,7 @@ class ExcessCurve(NamedTuple):
     se: np.ndarray
 
 
+@implements("prop-snis-consistency")
 def excess_mse_curve(prior: Prior, sigma, estimator: str, context_sizes, n_contexts: int, n_queries: int,
                      rng) -> ExcessCurve:
     r"""Excess MSE :math:`E|f_L(y) - E[x\mid y]|^2` of an in-context read-out against context size L.
@@ -99,6 +101,7 @@ def excess_mse_curve(prior: Prior, sigma, estimator: str, context_sizes, n_conte
     return ExcessCurve(sizes, np.array(means), np.array(ses))
 
 
+@implements("prop-softmax-tilt")
 def softmax_gaussian_limit(prior_variance, sigma) -> float:
     r"""The :math:`L\to\infty` slope :math:`a = s_0^2/\sigma^2` of softmax attention with
     ``W_KQ = I/sigma^2`` over a clean context from a centred Gaussian with variance :math:`s_0^2`
@@ -110,6 +113,7 @@ def softmax_gaussian_limit(prior_variance, sigma) -> float:
     return v / s**2
 
 
+@implements("prop-softmax-tilt")
 def softmax_excess_floor(prior_variance, sigma, rank: int) -> float:
     r"""The limit of the excess risk of softmax attention for :math:`N(0, s_0^2 P)`, ``rank`` = tr P:
 
@@ -124,6 +128,7 @@ def softmax_excess_floor(prior_variance, sigma, rank: int) -> float:
     return float(check_finite_result(value, "prior_variance, sigma, rank"))
 
 
+@implements("prop-linear-attention-subspace")
 def linear_attention_excess(prior_variance, sigma, rank: int, context_size: int) -> float:
     r"""Exact excess risk of the linear read-out for :math:`N(0, s_0^2 P)` at context size L:
     :math:`r (r + 1) s_0^4 / (L (s_0^2 + \sigma^2))` ({prf:ref}`prop-linear-attention-subspace`)."""

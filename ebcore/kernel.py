@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .arrays import to_torch
+from .registry import implements
 from .validation import check_array, check_int, check_positive, check_probability_weights, check_scale
 
 __all__ = ["posterior_mean", "softmax_attention", "rbf_as_softmax", "linear_attention",
@@ -314,6 +315,7 @@ def _rbf_expanded(z_all, p_all, inv_h2: float, log_w):
     return result
 
 
+@implements("thm-attention-posterior-mean", "cor-empirical-tweedie", "prop-snis-consistency", "prop-query-energy")
 def posterior_mean(queries, particles, bandwidth, weights=None):
     r"""Gaussian-kernel (RBF) attention: the posterior mean under the empirical measure.
 
@@ -366,6 +368,7 @@ def posterior_mean(queries, particles, bandwidth, weights=None):
     return back(out if batched else out.squeeze(0))
 
 
+@implements("prop-rbf-softmax", "prop-softmax-tilt")
 def softmax_attention(queries, keys, values, scale, key_bias=None):
     r"""Dot-product (softmax) attention :math:`\mathrm{softmax}_j(s\, q \cdot k_j + b_j)\, v_j`.
 
@@ -409,6 +412,7 @@ class SoftmaxForm(NamedTuple):
     key_bias: object
 
 
+@implements("prop-rbf-softmax")
 def rbf_as_softmax(queries, particles, bandwidth, weights=None) -> SoftmaxForm:
     r"""Rewrite RBF attention as softmax attention ({prf:ref}`prop-rbf-softmax`).
 
@@ -429,6 +433,7 @@ def rbf_as_softmax(queries, particles, bandwidth, weights=None) -> SoftmaxForm:
     return SoftmaxForm(back(q), back(p), back(p), 1.0 / h**2, back(bias))
 
 
+@implements("prop-linear-attention-subspace")
 def linear_attention(queries, keys, values, scale):
     r"""Linear attention :math:`F(z) = \frac{s}{M} \sum_j v_j\, (k_j \cdot z)` (no softmax).
 
@@ -445,6 +450,7 @@ def linear_attention(queries, keys, values, scale):
     return back(s * q @ gram.transpose(-1, -2))
 
 
+@implements("cor-empirical-tweedie")
 def smoothed_log_density(z, particles, bandwidth, weights=None):
     r"""Log density of the smoothed empirical measure :math:`\mu_N * N(0, h^2 I)` at each point of ``z``.
 

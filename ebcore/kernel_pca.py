@@ -5,6 +5,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .registry import implements
 from .validation import check_array, check_finite_result, check_int
 
 __all__ = ['KERNELS', 'kernel_pca', 'centroid_midpoint_distances', 'label_r2', 'TwoCloud', 'two_cloud_fit', 'two_cloud_spectrum', 'two_cloud_critical_size', 'two_cloud_points']
@@ -14,6 +15,7 @@ __all__ = ['KERNELS', 'kernel_pca', 'centroid_midpoint_distances', 'label_r2', '
 KERNELS = ("rbf", "linear", "poly", "sigmoid", "cosine")
 
 
+@implements("thm-two-cloud-spectra")
 def kernel_pca(X, n_components: int = 2, gamma: float | None = None, kernel: str = "rbf"):
     """Kernel PCA of solutions ``X`` ``(n, n_params)``: the projections ``(n, n_components)``.
 
@@ -125,6 +127,7 @@ def two_cloud_fit(set_a, set_b) -> TwoCloud:
     return TwoCloud(float(rho_a_sq), float(rho_b_sq), float(delta_sq), m, misfit)
 
 
+@implements("thm-two-cloud-spectra")
 def two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, m: int, gamma=None) -> dict:
     r"""Eigenvalues of the centred kernel matrix of the two-cloud model ({prf:ref}`thm-two-cloud-spectra`).
 
@@ -153,6 +156,7 @@ def two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, m: int, gamma=None) -> dict
             "within_a": float(1 - alpha ** 2), "within_b": float(1 - beta ** 2)}
 
 
+@implements("thm-two-cloud-spectra")
 def two_cloud_critical_size(rho_a_sq, rho_b_sq, delta_sq, gamma=None) -> float | None:
     r"""Set size above which the group contrast is the leading component ({prf:ref}`thm-two-cloud-spectra`).
 
@@ -173,6 +177,7 @@ def two_cloud_critical_size(rho_a_sq, rho_b_sq, delta_sq, gamma=None) -> float |
                                "rho_a_sq, rho_b_sq, delta_sq, gamma")
 
 
+@implements("thm-two-cloud-spectra")
 def two_cloud_points(m: int, dim: int, rho_a, rho_b, delta, rng):
     r"""A configuration of ``2 m`` points in ``dim`` dimensions that satisfies the two-cloud model exactly.
 

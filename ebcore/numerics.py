@@ -5,11 +5,13 @@ from typing import Callable
 
 import numpy as np
 
+from .registry import implements
 from .validation import check_array, check_finite_result, check_scale
 
 __all__ = ["finite_difference_gradient"]
 
 
+@implements("thm-tweedie")
 def finite_difference_gradient(f: Callable[[np.ndarray], np.ndarray], y: np.ndarray, step: float = 1e-4):
     r"""Gradient of a scalar field by fourth-order central differences, one coordinate at a time.
 

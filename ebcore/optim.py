@@ -20,6 +20,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .arrays import flat_concat
+from .registry import implements
 from .validation import (
     SCALE_RANGE,
     as_float_array,
@@ -57,6 +59,7 @@ class LineSearchResult:
     bracket: tuple[float, float]
 
 
+@implements("thm-golden-section")
 def golden_section_evaluations(width: float, tol: float) -> int:
     """Evaluations :func:`golden_section_search` uses to shrink a bracket of ``width`` below ``tol``.
 
@@ -72,6 +75,7 @@ def golden_section_evaluations(width: float, tol: float) -> int:
     return 1 + math.ceil(math.log(tol / width) / math.log(1.0 - GOLDEN_FRACTION) - 1e-12)
 
 
+@implements("thm-golden-section")
 def golden_section_search(f: Callable[[float], float], a: float, b: float, tol: float = 1e-8,
                           max_evals: int = 200) -> LineSearchResult:
     """Minimise a unimodal ``f`` on ``[a, b]`` by golden-section search (:prf:ref:`thm-golden-section`).
@@ -222,6 +226,7 @@ def _check_pairs(g, s_list, y_list, g_name: str = "g"):
                             f"got {s.dtype} and {y.dtype}")
 
 
+@implements("prop-two-loop")
 def two_loop_direction(g: torch.Tensor, s_list, y_list, rho_eps: float = 0.0) -> torch.Tensor:
     """``H g`` for the L-BFGS inverse-Hessian approximation, by the two-loop recursion.
 
@@ -247,6 +252,7 @@ def two_loop_direction(g: torch.Tensor, s_list, y_list, rho_eps: float = 0.0) ->
     return r
 
 
+@implements("prop-two-loop")
 def dense_inverse_hessian(s_list, y_list, rho_eps: float = 0.0) -> torch.Tensor:
     """The matrix ``H`` of :func:`two_loop_direction`, by applying the BFGS update explicitly.
 
@@ -269,6 +275,7 @@ def dense_inverse_hessian(s_list, y_list, rho_eps: float = 0.0) -> torch.Tensor:
     return h
 
 
+@implements("prop-two-loop", "prop-lbfgs-quadratic")
 class LBFGSGSS(torch.optim.Optimizer):
     """Full-batch L-BFGS with a golden-section line search (chapter 9, :prf:ref:`prop-two-loop`).
 
@@ -330,11 +337,11 @@ class LBFGSGSS(torch.optim.Optimizer):
 
     # -- flat views -------------------------------------------------------------------------
     def _flat_params(self) -> torch.Tensor:
-        return torch.cat([p.detach().reshape(-1) for p in self._params])
+        return flat_concat(self._params, finite=False)  # step() tests the loss and gradient itself
 
     def _flat_grad(self) -> torch.Tensor:
-        return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).detach().reshape(-1)
-                          for p in self._params])
+        return flat_concat((p.grad if p.grad is not None else torch.zeros_like(p) for p in self._params),
+                           finite=False)
 
     @torch.no_grad()
     def _set_params(self, flat: torch.Tensor) -> None:
@@ -559,6 +566,7 @@ def minimize(f: Callable, x0, *, target: float = 1e-8, max_iters: int = 1000, me
                          gradient_evaluations=counts["gradient"], x=x.detach().numpy().copy())
 
 
+@implements("prop-lbfgs-quadratic")
 def lbfgs_iteration_counts(problem: str, histories, budgets, *, rho_eps: float = _RHO_EPS, tol: float = 1e-4,
                            target: float = 1e-8, max_iters: int = 5000):
     """Iterations and loss evaluations of :class:`LBFGSGSS` to reach ``f < target``.

@@ -34,6 +34,7 @@ import torch
 
 from .optim import LBFGSGSS, NonFiniteLossError
 from .progress import progress_bar
+from .registry import implements
 from .validation import as_float_array, check_array, check_choice, check_int, check_nonnegative, check_positive
 
 __all__ = ["PathResult", "fourier_path", "linear_path", "nudged_elastic_band", "fourier_basis",
@@ -46,6 +47,7 @@ PATH_OPTIMIZERS = ("adam", "lbfgs")
 DENSE_FACTOR = 10
 
 
+@implements("prop-barrier-bound")
 @dataclass
 class PathResult:
     """A path, its loss profile and its barrier.
@@ -117,6 +119,7 @@ def fourier_basis(t: torch.Tensor, n_modes: int) -> torch.Tensor:
     return torch.sin(math.pi * t[:, None] * n[None, :])
 
 
+@implements("prop-fourier-endpoints")
 def fourier_points(t: torch.Tensor, start: torch.Tensor, end: torch.Tensor, coefficients: torch.Tensor):
     """The Fourier path :math:`(1 - t) w_a + t w_b + \\sum_n b_n \\sin(n\\pi t)` at ``t``: ``(T, D)``."""
     for name, x in (("t", t), ("start", start), ("end", end), ("coefficients", coefficients)):
@@ -135,6 +138,7 @@ def fourier_points(t: torch.Tensor, start: torch.Tensor, end: torch.Tensor, coef
     return (1 - t)[:, None] * start + t[:, None] * end + fourier_basis(t, coefficients.shape[0]) @ coefficients
 
 
+@implements("prop-fourier-gradient")
 def fourier_gradient(point_gradients, points, n_modes: int, lam: float) -> np.ndarray:
     r"""The gradient of the summed objective with respect to the coefficients ({prf:ref}`prop-fourier-gradient`).
 
@@ -265,6 +269,7 @@ def linear_path(loss: Callable, start, end, n_points: int = 51, *, report_loss: 
                    objective_history=[], evaluations=0)
 
 
+@implements("prop-fourier-gradient")
 def path_objective(values, points, lam, objective="sum", temperature=None):
     """The FourierPathFinder objective of losses ``values`` ``(P,)`` at ``points`` ``(P, D)`` (torch, differentiable)."""
     check_choice(objective, "objective", OBJECTIVES)
@@ -285,6 +290,7 @@ def path_objective(values, points, lam, objective="sum", temperature=None):
     return temperature * torch.logsumexp(values / temperature, dim=0) + lam * length
 
 
+@implements("prop-fourier-endpoints")
 def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 51, lam: float = 1e-4,
                  steps: int = 100, lr: float = 1e-3, objective: str = "sum", temperature: float | None = None, *,
                  optimizer: str = "adam", report_loss: Callable | None = None, density: int = DENSE_FACTOR,

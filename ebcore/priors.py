@@ -23,6 +23,7 @@ import math
 import numpy as np
 from scipy import special
 
+from .registry import implements
 from .seeding import as_generator, random_orthonormal
 from .stats import mean_and_se
 from .validation import (
@@ -65,6 +66,7 @@ class Prior:
         check_int(size, "size", minimum=0)
         return self._sample(int(size), as_generator(rng))
 
+    @implements("thm-posterior-mean-optimal")
     def posterior_mean(self, y, sigma):
         """The Bayes denoiser :math:`E[x \\mid y]` under noise level ``sigma``."""
         flat, lead = self._check_y(y)
@@ -73,6 +75,7 @@ class Prior:
                              or [np.empty((0, self.dim))])
         return out.reshape(*lead, self.dim)
 
+    @implements("thm-tweedie", "prop-backward-heat")
     def log_marginal(self, y, sigma):
         """Log density of the noisy observation :math:`y = x + \\sigma\\xi`, shape ``y.shape[:-1]``."""
         flat, lead = self._check_y(y)
@@ -81,6 +84,7 @@ class Prior:
                              or [np.empty(0)])
         return out.reshape(lead)
 
+    @implements("thm-tweedie")
     def score(self, y, sigma):
         """Gradient of :meth:`log_marginal` in ``y`` (computed analytically)."""
         flat, lead = self._check_y(y)
@@ -89,6 +93,7 @@ class Prior:
                              or [np.empty((0, self.dim))])
         return out.reshape(*lead, self.dim)
 
+    @implements("thm-posterior-mean-optimal")
     def bayes_mse(self, sigma) -> float:
         """Bayes risk :math:`E|x - E[x \\mid y]|^2` per token, summed over coordinates."""
         s = check_scale(sigma, "sigma")

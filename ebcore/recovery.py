@@ -17,6 +17,7 @@ import numpy as np
 from .dynamics import flow_depth, two_stage_denoise
 from .horizon import exact_step, gaussian_horizon
 from .priors import Prior
+from .registry import implements
 from .seeding import as_generator
 from .stats import mean_and_se
 from .validation import check_choice, check_int, check_positive, check_scale
@@ -51,6 +52,7 @@ def schedule_bandwidth(schedule: str, context_size: int, bandwidth, dim: int, re
     return h if schedule == "fixed" else h * (n / n0) ** (-1.0 / (d + 4))
 
 
+@implements("thm-gaussian-recovery")
 def recovery_settings(sigma, bandwidth, prior_variance, nominal_step: float = 0.5) -> tuple[int, float]:
     """Depth and exact step for one bandwidth: ``depth = flow_depth(nominal_step, h, T*)`` (at least 1),
     then :func:`ebcore.horizon.exact_step`. ``prior_variance`` is the prior's variance per coordinate
@@ -79,6 +81,7 @@ def two_stage_excess(prior: Prior, sigma, context_size: int, bandwidth, step, de
     return ((estimate - prior.posterior_mean(noisy, s)) ** 2).sum(-1).mean(-1)
 
 
+@implements("conj-recovery")
 def recovery_curve(prior: Prior, sigma, context_sizes, *, schedule: str, bandwidth, prior_variance,
                    tokens_per_size: int = 32768, min_contexts: int = 4, seed=0,
                    cache_as: str | None = None) -> RecoveryCurve:

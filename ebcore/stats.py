@@ -6,6 +6,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats as _st
 
+from .registry import implements
 from .validation import as_float_array, check_array, check_fraction, check_int
 
 __all__ = ["mean_and_se", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero", "bootstrap_median_ci"]
@@ -38,6 +39,7 @@ class PowerLawFit(NamedTuple):
     prefactor: float
 
 
+@implements("conj-recovery")
 def fit_power_law(x, y, y_se=None, level: float = 0.95) -> PowerLawFit:
     """Fit ``log y = a + slope log x`` by weighted least squares.
 
@@ -83,6 +85,7 @@ class Extrapolation(NamedTuple):
     slope_se: float
 
 
+@implements("prop-depth-zero-bias", "conj-recovery")
 def extrapolate_to_zero(x, y, y_se) -> Extrapolation:
     """Weighted least squares of ``y`` on ``x`` (weights ``1/y_se^2``), for limits such as ``N -> inf``
     in the variable ``x = 1/N``. Standard errors come from ``y_se`` (assumed correct and independent)."""

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .arrays import flat_concat
 from .cache import ResultsCache, array_digest, default_cache
 from .optim import LBFGSGSS, pytorch_lbfgs
 from .progress import progress_bar
@@ -107,8 +108,7 @@ def flat_parameters(model: nn.Module) -> np.ndarray:
     """All trainable parameters of ``model`` as one float64 vector (in ``parameters()`` order)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    return torch.cat([p.detach().reshape(-1).to(torch.float64).cpu()
-                      for p in model.parameters() if p.requires_grad]).numpy()
+    return flat_concat(p for p in model.parameters() if p.requires_grad).to(torch.float64).cpu().numpy()
 
 
 @torch.no_grad()

@@ -7,6 +7,7 @@ import ebcore
 from ebcore import landscape, models, nets
 
 
+@pytest.mark.audit("prop-rotation-orbit")
 def test_rotation_orbit_and_alignment():
     job = {"kind": "attention", "task": {"family": "mixture", "n_tokens": 8, "n_contexts": (4, 2, 2), "dtype": torch.float64},
            "model": {"depth": 2, "seed": 3}, "epochs": 1}
@@ -39,6 +40,7 @@ def test_bad_input_names_the_argument():
             call()
 
 
+@pytest.mark.audit("prop-permutation-symmetry")
 def test_alignment_undoes_a_permutation():
     for arch in landscape.ALIGNABLE:
         task = nets.DigitsTask(arch)

@@ -106,10 +106,55 @@ def test_audit_table_lists_every_entry():
 
 def test_audit_table_links_implementations_to_their_api_entry():
     table = audit.audit_table_markdown()
-    # a re-export links to the module that defines (and documents) it
-    assert "{py:obj}`ebcore.posterior_mean <ebcore.kernel.posterior_mean>`" in table
+    # implementations are named where they are defined (and documented)
+    assert "{py:obj}`ebcore.kernel.posterior_mean <ebcore.kernel.posterior_mean>`" in table
     assert "{ref}`chapters/01_denoising.md::check-tweedie <check-tweedie>`" in table
     assert audit.canonical_name("ebcore.priors.Prior.score") == "ebcore.priors.Prior.score"
+
+
+def test_registry_is_generated_from_the_declarations():
+    # each declaration kind feeds the registry: @implements, a chapter check's labels, a test's mark
+    entry = {e.label: e for e in audit.ENTRIES}["thm-tweedie"]
+    assert "ebcore.priors.Prior.score" in entry.implementation
+    assert "chapters/01_denoising.md::check-tweedie" in entry.checks
+    assert "tests/test_priors.py::test_score_is_gradient_of_log_marginal" in entry.checks
+    assert entry.title.startswith("Tweedie's formula") and entry.chapter == "01_denoising"
+
+
+def test_detects_a_label_that_the_book_does_not_state(monkeypatch, tmp_path):
+    from ebcore import registry
+
+    monkeypatch.setitem(registry.IMPLEMENTATIONS, "thm-not-in-the-book", ["ebcore.kernel.posterior_mean"])
+    assert "thm-not-in-the-book" in audit.audit_problems(ROOT)["orphan_entry"]
+    book = _copy_book(tmp_path)
+    chapter = book / "chapters" / "01_denoising.md"
+    text = chapter.read_text()
+    assert "# audit-check: check-tweedie (thm-tweedie)" in text
+    chapter.write_text(text.replace("# audit-check: check-tweedie (thm-tweedie)",
+                                    "# audit-check: check-tweedie (thm-misspelt)"))
+    assert "thm-misspelt" in audit.audit_problems(book)["orphan_entry"]
+
+
+def test_detects_a_statement_nothing_declares(monkeypatch, tmp_path):
+    # without its @implements declarations a statement keeps only its checks: reported
+    from ebcore import registry
+
+    monkeypatch.delitem(registry.IMPLEMENTATIONS, "thm-tweedie")
+    assert any(item.startswith("thm-tweedie") for item in audit.audit_problems(ROOT)["missing_function"])
+
+
+def test_code_version_ignores_implements_declarations(tmp_path):
+    from ebcore import cache
+
+    plain = tmp_path / "plain.py"
+    marked = tmp_path / "marked.py"
+    plain.write_text("import math\n\n\ndef f(x):\n    return math.exp(x)\n")
+    marked.write_text("import math\n\nfrom .registry import implements\n\n\n@implements(\"thm-x\")\n"
+                      "def f(x):\n    \"\"\"Doc.\"\"\"\n    return math.exp(x)\n")
+    assert cache._normalised_source(plain) == cache._normalised_source(marked)
+    edited = tmp_path / "edited.py"
+    edited.write_text("import math\n\n\ndef f(x):\n    return math.exp(2 * x)\n")
+    assert cache._normalised_source(plain) != cache._normalised_source(edited)
 
 
 def test_resolve_errors_on_missing_names():

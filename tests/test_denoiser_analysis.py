@@ -5,6 +5,7 @@ import pytest
 from ebcore import models
 
 
+@pytest.mark.audit("prop-attention-symmetries")
 def test_attention_invariants():
     model = models.AttentionDenoiser.from_theory(3, 0.5, 0.2, 0.8, 2)
     rows = models.attention_invariants(model)

@@ -18,6 +18,7 @@ def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, e
         call()
 
 
+@pytest.mark.audit("prop-theory-setting")
 def test_from_theory_reproduces_two_stage_denoise():
     rng = np.random.default_rng(0)
     tokens = rng.normal(size=(3, 150, 2)) * 1.5

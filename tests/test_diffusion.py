@@ -19,6 +19,7 @@ def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, e
         call()
 
 
+@pytest.mark.audit("prop-backward-heat")
 def test_probability_flow_ode_solver():
     mean = np.array([0.5])
     gaussian = priors.Gaussian(mean, np.array([[0.8]]))

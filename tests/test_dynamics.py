@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 import ebcore
 
 
+@pytest.mark.audit("thm-energy-descent")
 @given(seed=st.integers(0, 2**16), bandwidth=st.floats(0.05, 5.0), step=st.floats(0.0, 2.0))
 def test_energy_never_increases(seed, bandwidth, step):
     tokens = np.random.default_rng(seed).standard_normal((3, 12, 2))
@@ -43,6 +44,7 @@ def test_float32_flow_tracks_float64():
     np.testing.assert_allclose(single, exact, atol=1e-4)
 
 
+@pytest.mark.audit("thm-stage-two")
 def test_two_stage_is_posterior_mean_over_refined_tokens():
     noisy = np.random.default_rng(2).standard_normal((50, 2))
     refined = ebcore.particle_flow(noisy, 0.4, 0.7, 6)
@@ -53,6 +55,7 @@ def test_two_stage_is_posterior_mean_over_refined_tokens():
     np.testing.assert_allclose(outputs[0], ebcore.posterior_mean(noisy, noisy, 0.9), atol=1e-13)
 
 
+@pytest.mark.audit("prop-continuous-limit")
 def test_flow_time_and_depth():
     assert ebcore.flow_time(0.5, 2.0, 10) == pytest.approx(20.0)
     assert ebcore.flow_depth(0.5, 2.0, 20.0) == 10

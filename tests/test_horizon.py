@@ -6,6 +6,7 @@ import ebcore
 from ebcore import horizon, priors, recovery
 
 
+@pytest.mark.audit("thm-gaussian-recovery")
 def test_exact_step_returns_the_prior():
     for sigma, h, depth in ((0.5, 0.5, 1), (1.0, 0.3, 25), (2.0, 1.5, 3)):
         step = horizon.exact_step(sigma, h, 0.7, depth)
@@ -31,6 +32,7 @@ def test_bad_input_names_the_argument():
             call()
 
 
+@pytest.mark.audit("thm-gaussian-horizon")
 def test_gaussian_layer_recursion_matches_particles():
     """One layer over a Gaussian *density* (fine weighted quadrature grid) is the recursion's linear map."""
     v, h, step = 1.7, 0.6, 0.8

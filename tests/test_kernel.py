@@ -19,6 +19,7 @@ def naive_posterior_mean(q, p, h, w=None):
     return (k @ p) / k.sum(1, keepdims=True)
 
 
+@pytest.mark.audit("thm-attention-posterior-mean")
 def test_matches_naive_weighted_average(rng):
     q, p, w = rng.standard_normal((30, 4)), rng.standard_normal((50, 4)), rng.uniform(0.1, 1, 50)
     for h in (0.3, 1.0, 5.0):
@@ -128,6 +129,7 @@ def test_gradients_in_every_argument(rng):
     assert torch.autograd.gradcheck(lambda q, p, w, h: ebcore.posterior_mean(q, p, h, w), (q, p, w, h))
 
 
+@pytest.mark.audit("cor-empirical-tweedie")
 def test_smoothed_log_density_gradient_by_autograd(rng):
     p = torch.tensor(rng.standard_normal((30, 3)))
     w = torch.tensor(rng.uniform(0.1, 1, 30))
@@ -141,6 +143,7 @@ def test_smoothed_log_density_gradient_by_autograd(rng):
     np.testing.assert_allclose(single, -1.5 * np.log(2 * np.pi * 4.0))
 
 
+@pytest.mark.audit("prop-rbf-softmax")
 def test_rbf_as_softmax_round_trip(rng):
     q, p, w = rng.standard_normal((9, 3)), rng.standard_normal((11, 3)), rng.uniform(0.1, 1, 11)
     form = ebcore.rbf_as_softmax(q, p, 0.9, w)

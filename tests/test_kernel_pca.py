@@ -39,6 +39,7 @@ def test_kernel_pca_and_distances():
         landscape.centroid_midpoint_distances(X, X[:, :3])
 
 
+@pytest.mark.audit("thm-two-cloud-spectra")
 def test_two_cloud_spectra():
     """thm-two-cloud-spectra against a direct eigen-decomposition of the centred kernel matrices."""
     rng = np.random.default_rng(3)

@@ -17,6 +17,7 @@ def _pairs(rng, n=7, m=4):
     return s_list, y_list, torch.as_tensor(rng.standard_normal(n))
 
 
+@pytest.mark.audit("prop-two-loop")
 def test_two_loop_matches_dense_bfgs(rng):
     for rho_eps in (0.0, 1e-6):
         s_list, y_list, g = _pairs(rng)
@@ -25,6 +26,7 @@ def test_two_loop_matches_dense_bfgs(rng):
         assert torch.allclose(fast, dense, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.audit("prop-two-loop")
 def test_two_loop_satisfies_secant_condition(rng):
     s_list, y_list, _ = _pairs(rng)
     # The newest pair is always interpolated exactly: H y_{m-1} = s_{m-1}.
@@ -32,6 +34,7 @@ def test_two_loop_satisfies_secant_condition(rng):
     assert torch.allclose(out, s_list[-1], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.audit("thm-golden-section")
 @pytest.mark.parametrize("width,tol", [(1.0, 1e-6), (10.0, 1e-3), (0.5, 0.4), (2.0, 1e-12)])
 def test_golden_section_evaluation_count(width, tol):
     for c in np.linspace(0.05, 0.95, 7) * width:

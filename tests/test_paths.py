@@ -12,6 +12,7 @@ def _quadratic_bowl(points):
     return (points ** 2).sum(1)
 
 
+@pytest.mark.audit("prop-fourier-endpoints")
 def test_fourier_path_keeps_end_points(double_well):
     start, end = torch.tensor(double_well.start), torch.tensor(double_well.end)
     result = paths.fourier_path(double_well.potential, start, end, n_modes=5, n_points=21, lam=1e-2, steps=50,
@@ -34,6 +35,7 @@ def test_fourier_gradient_matches_autograd():
     np.testing.assert_allclose(closed, auto.numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.audit("prop-barrier-bound")
 def test_barrier_bounds_bracket_the_true_maximum(double_well):
     start, end = torch.tensor(double_well.start), torch.tensor(double_well.end)
     for result in (paths.linear_path(double_well.potential, start, end, n_points=6),

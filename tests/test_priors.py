@@ -20,6 +20,7 @@ def make_priors(n=6, seed=0):
     }
 
 
+@pytest.mark.audit("thm-tweedie")
 @pytest.mark.parametrize("name", ["gaussian", "mixture", "subspace", "sphere"])
 @pytest.mark.parametrize("sigma", [0.3, 1.0, 3.0])
 def test_score_is_gradient_of_log_marginal(name, sigma):
@@ -32,6 +33,7 @@ def test_score_is_gradient_of_log_marginal(name, sigma):
     np.testing.assert_allclose(prior.posterior_mean(y, sigma), y + sigma**2 * prior.score(y, sigma), atol=1e-10)
 
 
+@pytest.mark.audit("thm-posterior-mean-optimal")
 @pytest.mark.parametrize("name", ["gaussian", "mixture", "subspace", "sphere"])
 def test_posterior_mean_beats_perturbations(name):
     """Optimality: moving f* by a fixed function g raises the risk by E|g|^2 (paired differences)."""

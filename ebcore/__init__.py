@@ -35,7 +35,7 @@ from .numerics import finite_difference_gradient
 from .scale import at_scale, current_scale
 from .seeding import as_generator, book_seed, chapter_seeds, seed_everything
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "__version__", "audit", "barriers", "paths", "potentials", "cache", "diffusion", "ensembles", "horizon", "incontext", "landscape", "models", "nets", "optim", "recovery",

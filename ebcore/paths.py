@@ -352,93 +352,131 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
         raise ValueError(f"n_points must be >= 3 to optimise a path (an interior point is needed), got {n_points}")
 
     t = torch.linspace(0.0, 1.0, n_points, dtype=s.dtype, device=s.device)
-    interior = t[1:-1]
-    straight = (1 - t)[:, None] * s + t[:, None] * e
-    basis = fourier_basis(interior, n_modes)
-    end_values = _check_loss_output(loss(torch.stack([s, e])).detach(), torch.stack([s, e]), "loss",
-                                    "at the end points")
-    evaluations = 2
-    if objective == "smooth_max" and temperature is None:
-        with torch.no_grad():
-            line = _check_loss_output(loss(straight[1:-1]), straight[1:-1], "loss", "on the straight line")
-        evaluations += n_points - 2
-        spread = float(torch.cat([line, end_values]).max() - torch.cat([line, end_values]).min())
-        temperature = max(0.02 * spread, 1e-12)
+    objective_at = _FourierObjective(loss, s, e, t, n_modes, lam, objective, temperature, lr)
     coefficients = torch.zeros(n_modes, s.numel(), dtype=s.dtype, device=s.device, requires_grad=True)
-
-    def objective_at(coef, where="during the optimisation", trial=False):
-        nonlocal evaluations
-        inner = straight[1:-1] + basis @ coef
-        if not bool(torch.isfinite(inner.detach()).all()):
-            if trial:  # a line-search trial point: an infinite value tells the search to step back
-                return torch.tensor(math.inf, dtype=s.dtype, device=s.device)
-            raise NonFiniteLossError(f"lr: the path points overflowed {where} (lr={lr!r}); lower the learning rate")
-        raw = loss(inner)
-        evaluations += n_points - 2
-        if trial and isinstance(raw, torch.Tensor) and not bool(torch.isfinite(raw.detach()).all()):
-            # a line-search trial point: an infinite value tells the search to step back
-            return torch.tensor(math.inf, dtype=s.dtype, device=s.device)
-        values = _check_loss_output(raw, inner, "loss", where)
-        all_values = torch.cat([end_values[:1], values, end_values[1:]])
-        all_points = torch.cat([s[None], inner, e[None]])
-        return path_objective(all_values, all_points, lam, objective, temperature)
-
-    history, record = [], {"steps": [], "evaluations": [], "dense_barrier": []}
-    best_value, best_coef = math.inf, coefficients.detach().clone()
-
-    def velocity_of(coef):
-        def velocity(tt):
-            return fourier_points(tt, s, e, coef), _fourier_velocity(tt, s, e, coef)
-        return velocity
+    record = {"steps": [], "evaluations": [], "dense_barrier": []}
 
     def snapshot(step):
         if record_every is None or step % record_every:
             return
-        r = _report("fourier", loss, report_loss, t, fourier_points(t, s, e, coefficients.detach()),
-                    velocity=velocity_of(coefficients.detach()), density=density, objective_history=[],
-                    evaluations=evaluations)
+        now = coefficients.detach()
+        r = _report("fourier", loss, report_loss, t, fourier_points(t, s, e, now), velocity=_fourier_curve(s, e, now),
+                    density=density, objective_history=[], evaluations=objective_at.evaluations)
         record["steps"].append(step)
-        record["evaluations"].append(evaluations)
+        record["evaluations"].append(objective_at.evaluations)
         record["dense_barrier"].append(r.dense_barrier)
 
     snapshot(0)
-    if optimizer == "adam":
-        opt = torch.optim.Adam([coefficients], lr=lr)
-        for step in progress_bar(range(1, steps + 1), desc="Fourier path", progress=progress):
-            opt.zero_grad(set_to_none=True)
-            value = objective_at(coefficients, where=f"at step {step}")
-            if value.item() < best_value:
-                best_value, best_coef = value.item(), coefficients.detach().clone()
-            value.backward()
-            opt.step()
-            history.append(value.item())
-            snapshot(step)
-    else:
-        opt = LBFGSGSS([coefficients])
-
-        def closure(backward: bool = True):
-            if backward:
-                opt.zero_grad(set_to_none=True)
-                value = objective_at(coefficients)
-                value.backward()
-            else:
-                value = objective_at(coefficients, trial=True)
-            return value
-
-        for step in progress_bar(range(1, steps + 1), desc="Fourier path (L-BFGS)", progress=progress):
-            value = float(torch.as_tensor(opt.step(closure)).detach())
-            if value < best_value:
-                best_value, best_coef = value, coefficients.detach().clone()
-            history.append(value)
-            snapshot(step)
+    run = _adam_steps if optimizer == "adam" else _lbfgs_steps
+    best = _Best(coefficients)
+    history = run(objective_at, coefficients, steps, lr, best, snapshot, progress)
     with torch.no_grad():
-        final = float(objective_at(coefficients, where="at the last iterate"))
-    if final < best_value:
-        best_value, best_coef = final, coefficients.detach().clone()
-    return _report("fourier", loss, report_loss, t, fourier_points(t, s, e, best_coef),
-                   velocity=velocity_of(best_coef), density=density, objective_history=history,
-                   evaluations=evaluations, coefficients=best_coef,
+        best.offer(float(objective_at(coefficients, where="at the last iterate")), coefficients)
+    return _report("fourier", loss, report_loss, t, fourier_points(t, s, e, best.coefficients),
+                   velocity=_fourier_curve(s, e, best.coefficients), density=density, objective_history=history,
+                   evaluations=objective_at.evaluations, coefficients=best.coefficients,
                    record={k: np.asarray(v) for k, v in record.items()} if record_every else {})
+
+
+class _FourierObjective:
+    """The path objective as a function of the Fourier coefficients, counting loss evaluations.
+
+    Holds what does not change during an optimisation: the straight line, the sine basis at the
+    interior points and the losses at the two fixed ends (two evaluations, counted). With
+    ``objective="smooth_max"`` and no ``temperature``, the temperature is 2 % of the loss range
+    on the straight line (``n_points - 2`` more evaluations).
+    """
+
+    def __init__(self, loss, start, end, t, n_modes, lam, objective, temperature, lr):
+        self.loss, self.start, self.end, self.lam, self.objective, self.lr = loss, start, end, lam, objective, lr
+        self.straight = (1 - t)[:, None] * start + t[:, None] * end
+        self.basis = fourier_basis(t[1:-1], n_modes)
+        ends = torch.stack([start, end])
+        self.end_values = _check_loss_output(loss(ends).detach(), ends, "loss", "at the end points")
+        self.evaluations = 2
+        if objective == "smooth_max" and temperature is None:
+            with torch.no_grad():
+                inner = self.straight[1:-1]
+                line = _check_loss_output(loss(inner), inner, "loss", "on the straight line")
+            self.evaluations += inner.shape[0]
+            values = torch.cat([line, self.end_values])
+            temperature = max(0.02 * float(values.max() - values.min()), 1e-12)
+        self.temperature = temperature
+
+    def _step_back(self):
+        return torch.tensor(math.inf, dtype=self.start.dtype, device=self.start.device)
+
+    def __call__(self, coef, where: str = "during the optimisation", trial: bool = False):
+        """The objective at ``coef``; at a line-search ``trial`` point an infinity means "step back"."""
+        inner = self.straight[1:-1] + self.basis @ coef
+        if not bool(torch.isfinite(inner.detach()).all()):
+            if trial:
+                return self._step_back()
+            raise NonFiniteLossError(f"lr: the path points overflowed {where} (lr={self.lr!r}); lower the learning "
+                                     "rate")
+        raw = self.loss(inner)
+        self.evaluations += inner.shape[0]
+        if trial and isinstance(raw, torch.Tensor) and not bool(torch.isfinite(raw.detach()).all()):
+            return self._step_back()
+        values = _check_loss_output(raw, inner, "loss", where)
+        all_values = torch.cat([self.end_values[:1], values, self.end_values[1:]])
+        all_points = torch.cat([self.start[None], inner, self.end[None]])
+        return path_objective(all_values, all_points, self.lam, self.objective, self.temperature)
+
+
+class _Best:
+    """The lowest objective value seen and the coefficients where it was seen (the start until then)."""
+
+    def __init__(self, coefficients):
+        self.value, self.coefficients = math.inf, coefficients.detach().clone()
+
+    def offer(self, value: float, coefficients) -> None:
+        if value < self.value:
+            self.value, self.coefficients = value, coefficients.detach().clone()
+
+
+def _fourier_curve(start, end, coefficients):
+    """``t -> (w(t), w'(t))`` of the Fourier path with these coefficients (for the dense report)."""
+    def curve(tt):
+        return fourier_points(tt, start, end, coefficients), _fourier_velocity(tt, start, end, coefficients)
+    return curve
+
+
+def _adam_steps(objective_at, coefficients, steps, lr, best, snapshot, progress) -> list:
+    """``steps`` Adam steps on the coefficients; returns the objective before each step."""
+    opt = torch.optim.Adam([coefficients], lr=lr)
+    history = []
+    for step in progress_bar(range(1, steps + 1), desc="Fourier path", progress=progress):
+        opt.zero_grad(set_to_none=True)
+        value = objective_at(coefficients, where=f"at step {step}")
+        best.offer(value.item(), coefficients)
+        value.backward()
+        opt.step()
+        history.append(value.item())
+        snapshot(step)
+    return history
+
+
+def _lbfgs_steps(objective_at, coefficients, steps, lr, best, snapshot, progress) -> list:
+    """``steps`` iterations of :class:`~ebcore.optim.LBFGSGSS` (``lr`` unused); returns each step's start value."""
+    opt = LBFGSGSS([coefficients])
+
+    def closure(backward: bool = True):
+        if backward:
+            opt.zero_grad(set_to_none=True)
+            value = objective_at(coefficients)
+            value.backward()
+        else:
+            value = objective_at(coefficients, trial=True)
+        return value
+
+    history = []
+    for step in progress_bar(range(1, steps + 1), desc="Fourier path (L-BFGS)", progress=progress):
+        value = float(torch.as_tensor(opt.step(closure)).detach())
+        best.offer(value, coefficients)
+        history.append(value)
+        snapshot(step)
+    return history
 
 
 def _neb_tangents(points, energies):

@@ -257,103 +257,123 @@ def _run_from_entry(model, entry, config) -> TrainingRun:
                        config=config, from_cache=entry.hit)
 
 
+class _RunState:
+    """Everything a training run records, and what a checkpoint stores to resume it exactly.
+
+    ``curves`` hold one entry per recorded epoch (the initialisation first), ``counts`` the
+    cumulative loss evaluations and gradients in units of the training set, ``best[kind]`` the
+    ``(value, epoch, parameters)`` of the lowest loss on that kind's split (:data:`SOLUTIONS`).
+    """
+
+    def __init__(self):
+        self.curves = {split: [] for split in _SPLITS + _COUNTERS}
+        self.counts = {"evaluations": 0.0, "gradients": 0.0}
+        self.best = {kind: (np.inf, 0, None) for kind in SOLUTIONS}
+        self.steps, self.epoch, self.elapsed = 0, 0, 0.0
+
+    def record(self, epoch: int, losses: dict, model: nn.Module) -> None:
+        for split in _SPLITS:
+            self.curves[split].append(losses[split])
+        self.curves["evaluations"].append(self.counts["evaluations"])
+        self.curves["gradients"].append(self.counts["gradients"])
+        self.curves["seconds"].append(self.elapsed)
+        for kind, split in SOLUTIONS.items():
+            if losses[split] < self.best[kind][0]:
+                self.best[kind] = (losses[split], epoch, flat_parameters(model))
+        self.epoch = epoch
+
+    def checkpoint(self, optimizer, model) -> tuple[dict, dict]:
+        arrays, scalars = _optimizer_state_arrays(optimizer)
+        arrays["parameters"] = flat_parameters(model)
+        arrays.update({f"curve.{s}": np.asarray(self.curves[s]) for s in _SPLITS + _COUNTERS})
+        arrays.update({f"best.{k}": self.best[k][2] for k in SOLUTIONS})
+        scalars.update({"epoch": self.epoch, "steps": self.steps, "seconds": self.elapsed,
+                        "counts": dict(self.counts), "best_value": {k: self.best[k][0] for k in SOLUTIONS},
+                        "best_epoch": {k: self.best[k][1] for k in SOLUTIONS}})
+        return arrays, scalars
+
+    def resume(self, entry, optimizer, model) -> None:
+        set_flat_parameters(model, entry.arrays["parameters"])
+        _restore_optimizer_state(optimizer, entry.arrays, entry.info)
+        for split in _SPLITS + _COUNTERS:
+            self.curves[split] = list(entry.arrays[f"curve.{split}"])
+        self.counts.update(entry.info["counts"])
+        for kind in SOLUTIONS:
+            self.best[kind] = (float(entry.info["best_value"][kind]), int(entry.info["best_epoch"][kind]),
+                               entry.arrays[f"best.{kind}"])
+        self.steps = int(entry.info["steps"])
+        self.epoch = int(entry.info["epoch"])
+        self.elapsed = float(entry.info["seconds"])
+
+    def result(self, model, config) -> TrainingRun:
+        evaluations = {"loss": self.counts["evaluations"], "gradient": self.counts["gradients"], "steps": self.steps}
+        solutions = {kind: self.best[kind][2] for kind in SOLUTIONS}
+        solutions["final"] = flat_parameters(model)
+        return TrainingRun(curves={s: np.asarray(v) for s, v in self.curves.items()}, solutions=solutions,
+                           best_epoch={k: int(self.best[k][1]) for k in SOLUTIONS}, evaluations=evaluations,
+                           seconds=self.elapsed, config=config, from_cache=False)
+
+
+def _full_batch_epoch(model, task, optimizer, x_train, y_train, state: _RunState) -> None:
+    """One step of a full-batch optimizer, which calls the closure as often as its line search needs."""
+    def closure(backward: bool = True):
+        optimizer.zero_grad(set_to_none=True)
+        loss = task.loss(model(x_train), y_train)
+        state.counts["evaluations"] += 1.0
+        if backward:
+            loss.backward()
+            state.counts["gradients"] += 1.0
+        return loss
+
+    optimizer.step(closure)
+
+
+def _minibatch_epoch(model, task, optimizer, x_train, y_train, batch_size, seed, epoch, state: _RunState) -> None:
+    """One pass over the training set in the order drawn from ``seed`` and ``epoch`` (so a resumed run
+    draws the same batches)."""
+    n_train = x_train.shape[0]
+    order = torch.randperm(n_train, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+    for start in range(0, n_train, batch_size):
+        rows = order[start:start + batch_size]
+        optimizer.zero_grad(set_to_none=True)
+        loss = task.loss(model(x_train[rows]), y_train[rows])
+        if not bool(torch.isfinite(loss)):
+            raise FloatingPointError(f"training diverged: non-finite loss at epoch {epoch}")
+        loss.backward()
+        optimizer.step()
+        state.steps += 1
+        state.counts["evaluations"] += len(rows) / n_train
+        state.counts["gradients"] += len(rows) / n_train
+
+
 def _train_loop(model, task, make_optimizer, epochs, seed, batch_size, cache, config, checkpoint_every,
                 progress) -> TrainingRun:
     data = {split: task.data(split) for split in _SPLITS}
     x_train, y_train = data["train"]
     optimizer = make_optimizer(model.parameters())
-    full_batch = batch_size is None
+    state = _RunState()
 
-    def evaluate() -> dict:
+    def losses() -> dict:
         with torch.no_grad():
             return {split: float(task.loss(model(x), y)) for split, (x, y) in data.items()}
 
-    curves = {split: [] for split in _SPLITS + _COUNTERS}
-    counts = {"evaluations": 0.0, "gradients": 0.0}
-    best = {kind: (np.inf, 0, None) for kind in SOLUTIONS}
-    steps = 0
-    start_epoch = 0
-    elapsed = 0.0
-
     checkpoint = cache.load("train-checkpoint", config) if cache is not None else None
     if checkpoint is not None:
-        set_flat_parameters(model, checkpoint.arrays["parameters"])
-        _restore_optimizer_state(optimizer, checkpoint.arrays, checkpoint.info)
-        for split in _SPLITS + _COUNTERS:
-            curves[split] = list(checkpoint.arrays[f"curve.{split}"])
-        counts.update(checkpoint.info["counts"])
-        for kind in SOLUTIONS:
-            best[kind] = (float(checkpoint.info["best_value"][kind]), int(checkpoint.info["best_epoch"][kind]),
-                          checkpoint.arrays[f"best.{kind}"])
-        steps = int(checkpoint.info["steps"])
-        start_epoch = int(checkpoint.info["epoch"])
-        elapsed = float(checkpoint.info["seconds"])
-
-    def record(epoch: int) -> None:
-        losses = evaluate()
-        for split in _SPLITS:
-            curves[split].append(losses[split])
-        curves["evaluations"].append(counts["evaluations"])
-        curves["gradients"].append(counts["gradients"])
-        curves["seconds"].append(elapsed)
-        for kind, split in SOLUTIONS.items():
-            if losses[split] < best[kind][0]:
-                best[kind] = (losses[split], epoch, flat_parameters(model))
-
-    def save_checkpoint(epoch: int) -> None:
-        arrays, scalars = _optimizer_state_arrays(optimizer)
-        arrays["parameters"] = flat_parameters(model)
-        arrays.update({f"curve.{s}": np.asarray(curves[s]) for s in _SPLITS + _COUNTERS})
-        arrays.update({f"best.{k}": best[k][2] for k in SOLUTIONS})
-        scalars.update({"epoch": epoch, "steps": steps, "seconds": elapsed, "counts": dict(counts),
-                        "best_value": {k: best[k][0] for k in SOLUTIONS},
-                        "best_epoch": {k: best[k][1] for k in SOLUTIONS}})
-        cache.store("train-checkpoint", config, arrays, scalars, replace=True)
-
-    if start_epoch == 0:
-        record(0)
-
-    def closure(backward: bool = True):
-        optimizer.zero_grad(set_to_none=True)
-        loss = task.loss(model(x_train), y_train)
-        counts["evaluations"] += 1.0
-        if backward:
-            loss.backward()
-            counts["gradients"] += 1.0
-        return loss
-
-    n_train = x_train.shape[0]
-    optimizer_name = getattr(make_optimizer, "name", type(optimizer).__name__)
-    bar = progress_bar(range(start_epoch + 1, epochs + 1), desc=f"{config['model']} {optimizer_name}",
-                       progress=progress)
-    for epoch in bar:
+        state.resume(checkpoint, optimizer, model)
+    else:
+        state.record(0, losses(), model)
+    name = getattr(make_optimizer, "name", type(optimizer).__name__)
+    for epoch in progress_bar(range(state.epoch + 1, epochs + 1), desc=f"{config['model']} {name}",
+                              progress=progress):
         tick = time.perf_counter()
-        if full_batch:
-            optimizer.step(closure)
+        if batch_size is None:
+            _full_batch_epoch(model, task, optimizer, x_train, y_train, state)
         else:
-            generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-            order = torch.randperm(n_train, generator=generator)
-            for start in range(0, n_train, batch_size):
-                rows = order[start:start + batch_size]
-                optimizer.zero_grad(set_to_none=True)
-                loss = task.loss(model(x_train[rows]), y_train[rows])
-                if not bool(torch.isfinite(loss)):
-                    raise FloatingPointError(f"training diverged: non-finite loss at epoch {epoch}")
-                loss.backward()
-                optimizer.step()
-                steps += 1
-                counts["evaluations"] += len(rows) / n_train
-                counts["gradients"] += len(rows) / n_train
-        elapsed += time.perf_counter() - tick
-        record(epoch)
-        if not np.isfinite(curves["train"][-1]):
+            _minibatch_epoch(model, task, optimizer, x_train, y_train, batch_size, seed, epoch, state)
+        state.elapsed += time.perf_counter() - tick
+        state.record(epoch, losses(), model)
+        if not np.isfinite(state.curves["train"][-1]):
             raise FloatingPointError(f"training diverged: non-finite training loss after epoch {epoch}")
         if cache is not None and epoch % checkpoint_every == 0 and epoch < epochs:
-            save_checkpoint(epoch)
-
-    evaluations = {"loss": counts["evaluations"], "gradient": counts["gradients"], "steps": steps}
-    solutions = {kind: best[kind][2] for kind in SOLUTIONS}
-    solutions["final"] = flat_parameters(model)
-    return TrainingRun(curves={s: np.asarray(v) for s, v in curves.items()}, solutions=solutions,
-                       best_epoch={k: int(best[k][1]) for k in SOLUTIONS}, evaluations=evaluations,
-                       seconds=elapsed, config=config, from_cache=False)
+            cache.store("train-checkpoint", config, *state.checkpoint(optimizer, model), replace=True)
+    return state.result(model, config)

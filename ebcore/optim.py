@@ -369,29 +369,9 @@ class LBFGSGSS(torch.optim.Optimizer):
         state["s"].clear()
         state["y"].clear()
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        if closure is None or not callable(closure):
-            raise TypeError("closure must be a callable that zeroes gradients, computes the loss, "
-                            "calls backward and returns the loss")
-        group = self.param_groups[0]
-        state = self.state[self._params[0]]
-        state.setdefault("s", [])
-        state.setdefault("y", [])
-        takes_backward = "backward" in inspect.signature(closure).parameters
-
-        with torch.enable_grad():
-            loss = closure()
-        f0 = self._scalar_loss(loss, "at the current point")
-        self.evaluations["loss"] += 1
-        self.evaluations["gradient"] += 1
-        x = self._flat_params()
-        g = self._flat_grad()
-        if not math.isfinite(f0):
-            raise NonFiniteLossError(f"closure returned a non-finite loss ({f0}) at the current point")
-        if not bool(torch.isfinite(g).all()):
-            raise NonFiniteLossError("the gradient at the current point contains NaN or infinity")
-
+    def _remember(self, state: dict, x: torch.Tensor, g: torch.Tensor) -> None:
+        """Add the newest pair ``(s, y)`` to the memory, unless its curvature is too small to keep
+        ``H`` positive definite (then the memory is cleared); keep at most ``history_size`` pairs."""
         if "x_prev" in state:
             s = x - state["x_prev"]
             y = g - state["g_prev"]
@@ -401,19 +381,14 @@ class LBFGSGSS(torch.optim.Optimizer):
             else:
                 state["s"].append(s)
                 state["y"].append(y)
-                if len(state["s"]) > group["history_size"]:
+                if len(state["s"]) > self.param_groups[0]["history_size"]:
                     state["s"].pop(0)
                     state["y"].pop(0)
         state["x_prev"], state["g_prev"] = x, g
 
-        p = self._direction(g, state)
-        if not bool(torch.isfinite(p).all()) or float(p @ g) >= 0:
-            self._reset(state)
-            p = -g
-        p_norm = float(p.norm())
-        if p_norm == 0.0:
-            return loss
-        direction = p / p_norm
+    def _loss_along(self, closure, x: torch.Tensor, direction: torch.Tensor) -> Callable[[float], float]:
+        """``phi(t)``: the loss at ``x + t direction``, evaluated without a gradient where the closure allows."""
+        takes_backward = "backward" in inspect.signature(closure).parameters
 
         def phi(t: float) -> float:
             trial = x + t * direction
@@ -436,6 +411,41 @@ class LBFGSGSS(torch.optim.Optimizer):
                 return math.inf
             return self._scalar_loss(value, "at a line-search trial point")
 
+        return phi
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One iteration: the two-loop direction, then a bracket and golden-section search along it."""
+        if closure is None or not callable(closure):
+            raise TypeError("closure must be a callable that zeroes gradients, computes the loss, "
+                            "calls backward and returns the loss")
+        group = self.param_groups[0]
+        state = self.state[self._params[0]]
+        state.setdefault("s", [])
+        state.setdefault("y", [])
+
+        with torch.enable_grad():
+            loss = closure()
+        f0 = self._scalar_loss(loss, "at the current point")
+        self.evaluations["loss"] += 1
+        self.evaluations["gradient"] += 1
+        x = self._flat_params()
+        g = self._flat_grad()
+        if not math.isfinite(f0):
+            raise NonFiniteLossError(f"closure returned a non-finite loss ({f0}) at the current point")
+        if not bool(torch.isfinite(g).all()):
+            raise NonFiniteLossError("the gradient at the current point contains NaN or infinity")
+        self._remember(state, x, g)
+
+        p = self._direction(g, state)
+        if not bool(torch.isfinite(p).all()) or float(p @ g) >= 0:
+            self._reset(state)  # not a descent direction: start again from steepest descent
+            p = -g
+        p_norm = float(p.norm())
+        if p_norm == 0.0:
+            return loss
+        direction = p / p_norm
+        phi = self._loss_along(closure, x, direction)
         points, values, _ = bracket_minimum(phi, f0, p_norm, group["max_bracket_evals"])
         if len(points) == 3:
             t, ft, _ = _golden_refine(phi, points, values, group["max_evals"], group["tol"])

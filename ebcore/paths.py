@@ -100,13 +100,18 @@ class PathResult:
         if self.coefficients is not None:
             basis = fourier_basis(torch.as_tensor(t), self.coefficients.shape[0]).numpy()
             return (1 - t)[:, None] * start + t[:, None] * end + basis @ self.coefficients
-        return _piecewise_linear(self.t, self.points, t)
+        points, _ = _polyline(torch.as_tensor(self.t), torch.as_tensor(self.points))(torch.as_tensor(t))
+        return points.numpy()
 
 
-def _piecewise_linear(knots: np.ndarray, values: np.ndarray, t: np.ndarray) -> np.ndarray:
-    index = np.clip(np.searchsorted(knots, t, side="right") - 1, 0, len(knots) - 2)
-    frac = (t - knots[index]) / (knots[index + 1] - knots[index])
-    return values[index] + frac[:, None] * (values[index + 1] - values[index])
+def _polyline(knots: torch.Tensor, values: torch.Tensor):
+    """``t -> (points, velocities)`` of the piecewise-linear path through ``values`` at ``knots``."""
+    def curve(t):
+        index = torch.clamp(torch.searchsorted(knots, t, right=True) - 1, 0, len(knots) - 2)
+        width = knots[index + 1] - knots[index]
+        segment = values[index + 1] - values[index]
+        return values[index] + ((t - knots[index]) / width)[:, None] * segment, segment / width[:, None]
+    return curve
 
 
 def fourier_basis(t: torch.Tensor, n_modes: int) -> torch.Tensor:
@@ -525,7 +530,7 @@ def nudged_elastic_band(loss: Callable, start, end, n_points: int = 21, *, steps
         end_values = _check_loss_output(loss(images[[0, -1]]), images[[0, -1]], "loss", "at the end points")
     evaluations = 2
     velocity = torch.zeros_like(images[1:-1])
-    dt, dt_max, alpha, since_negative = step_size, 10 * step_size, 0.1, 0
+    fire = _Fire(step_size)
     history = []
     for step in progress_bar(range(1, steps + 1), desc="NEB", progress=progress):
         inner = images[1:-1].detach().clone().requires_grad_(True)
@@ -538,37 +543,45 @@ def nudged_elastic_band(loss: Callable, start, end, n_points: int = 21, *, steps
         evaluations += n_points - 2
         energies = torch.cat([end_values[:1], values.detach(), end_values[1:]])
         history.append(float(energies.max()))
-        tangent = _neb_tangents(images, energies)
-        along = (grad * tangent).sum(1, keepdim=True)
-        force = -(grad - along * tangent)
-        gaps = (images[1:] - images[:-1]).norm(dim=1)
-        force = force + spring * (gaps[1:] - gaps[:-1])[:, None] * tangent
-        if climbing and step > climb_after:
-            top = int(torch.argmax(values.detach()))
-            force[top] = -grad[top] + 2 * along[top] * tangent[top]
+        force = _neb_force(images, energies, grad, spring, climb=climbing and step > climb_after)
         if force_tol > 0 and float(force.norm(dim=1).max()) < force_tol:
             break
-        # FIRE: mix the velocity toward the force; reset on uphill motion.
+        velocity = fire.step(force, velocity)
+        images[1:-1] = images[1:-1] + fire.dt * velocity
+    return _report("neb", loss, report_loss, t, images, velocity=_polyline(t, images), density=density,
+                   objective_history=history, evaluations=evaluations)
+
+
+def _neb_force(images, energies, grad, spring: float, climb: bool):
+    """The force on each interior image: the loss force across the path plus the springs along it; with
+    ``climb``, the highest image instead climbs along the tangent (its loss force there reversed)."""
+    tangent = _neb_tangents(images, energies)
+    along = (grad * tangent).sum(1, keepdim=True)
+    force = -(grad - along * tangent)
+    gaps = (images[1:] - images[:-1]).norm(dim=1)
+    force = force + spring * (gaps[1:] - gaps[:-1])[:, None] * tangent
+    if climb:
+        top = int(torch.argmax(energies[1:-1]))
+        force[top] = -grad[top] + 2 * along[top] * tangent[top]
+    return force
+
+
+class _Fire:
+    """FIRE (Bitzek et al. 2006): velocity mixed toward the force, a time step that grows while the
+    motion goes downhill and halves (with the velocity reset) when it goes uphill."""
+
+    def __init__(self, dt: float):
+        self.dt, self.dt_max, self.alpha, self.since_negative = dt, 10 * dt, 0.1, 0
+
+    def step(self, force, velocity):
         power = float((force * velocity).sum())
         f_norm, v_norm = float(force.norm()), float(velocity.norm())
         if power > 0:
-            velocity = (1 - alpha) * velocity + alpha * v_norm * force / max(f_norm, 1e-300)
-            since_negative += 1
-            if since_negative > 5:
-                dt, alpha = min(dt * 1.1, dt_max), alpha * 0.99
+            velocity = (1 - self.alpha) * velocity + self.alpha * v_norm * force / max(f_norm, 1e-300)
+            self.since_negative += 1
+            if self.since_negative > 5:
+                self.dt, self.alpha = min(self.dt * 1.1, self.dt_max), self.alpha * 0.99
         else:
             velocity = torch.zeros_like(velocity)
-            dt, alpha, since_negative = dt * 0.5, 0.1, 0
-        velocity = velocity + dt * force
-        images[1:-1] = images[1:-1] + dt * velocity
-
-    knots = t
-
-    def piecewise(tt):
-        idx = torch.clamp(torch.searchsorted(knots, tt, right=True) - 1, 0, n_points - 2)
-        frac = (tt - knots[idx]) / (knots[idx + 1] - knots[idx])
-        seg = images[idx + 1] - images[idx]
-        return images[idx] + frac[:, None] * seg, seg / (knots[idx + 1] - knots[idx])[:, None]
-
-    return _report("neb", loss, report_loss, t, images, velocity=piecewise, density=density,
-                   objective_history=history, evaluations=evaluations)
+            self.dt, self.alpha, self.since_negative = self.dt * 0.5, 0.1, 0
+        return velocity + self.dt * force

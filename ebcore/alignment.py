@@ -15,7 +15,7 @@ from .registry import implements
 from .training import flat_parameters, set_flat_parameters
 from .validation import as_float_array, check_array, check_choice, check_int
 
-__all__ = ['ALIGNABLE', 'align_to', 'rotation_path', 'align_rotation']
+__all__ = ['ALIGNABLE', 'align_to', 'rotation_path', 'align_rotation', "alignment_choices", "aligned_sets"]
 
 
 #: Architectures whose hidden units :func:`align_to` can permute (chains of bias-free linear layers
@@ -160,3 +160,40 @@ def align_rotation(reference, solution, model: AttentionDenoiser) -> np.ndarray:
             q.copy_(rotation @ q)
             k.copy_(rotation @ k)
     return flat_parameters(out_model)
+
+
+def alignment_choices(architecture: str) -> tuple[bool, ...]:
+    """``(False, True)`` where :func:`align_to` can permute ``architecture``'s hidden units, else ``(False,)``:
+    the comparisons that exist for it (unaligned, and aligned where alignment is defined)."""
+    from .nets import ARCHITECTURES
+
+    check_choice(architecture, "architecture", ARCHITECTURES)
+    return (False, True) if architecture in ALIGNABLE else (False,)
+
+
+def aligned_sets(reference, sets, architecture: str) -> tuple:
+    """Every solution of every set aligned to ``reference`` by :func:`align_to`, through the results cache.
+
+    ``sets`` is a sequence of ``(n_i, n_params)`` arrays (e.g. an L-BFGS and an SGD solution set);
+    returns them in order, aligned (a row equal to ``reference`` stays itself). Weight matching is
+    a few linear assignment problems per solution: cached so that a chapter's second execution
+    and the chapters that share the sets compute it once.
+    """
+    from .cache import cached
+
+    check_choice(architecture, "architecture", ALIGNABLE)
+    ref = np.asarray(check_array(reference, "reference", ndim=1), dtype=np.float64)
+    if isinstance(sets, (np.ndarray, torch.Tensor)) or not isinstance(sets, (list, tuple)) or not sets:
+        raise TypeError("sets must be a non-empty list or tuple of (n, n_params) arrays")
+    arrays = []
+    for index, one in enumerate(sets):
+        one = np.asarray(check_array(one, f"sets[{index}]", ndim=2), dtype=np.float64)
+        if one.shape[1] != ref.size:
+            raise ValueError(f"sets[{index}] must have {ref.size} columns (the reference's size), got {one.shape[1]}")
+        arrays.append(one)
+
+    def compute():
+        return {str(i): np.stack([align_to(ref, w, architecture) for w in one]) for i, one in enumerate(arrays)}, {}
+
+    entry = cached("aligned-sets", {"architecture": architecture, "reference": ref, "sets": arrays}, compute)
+    return tuple(entry.arrays[str(i)] for i in range(len(arrays)))

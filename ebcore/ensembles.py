@@ -28,7 +28,7 @@ from .scale import at_scale
 from .stats import mean_and_se
 from .validation import check_choice, check_int
 
-__all__ = ["OPTIMIZERS", "Ensemble", "ensemble_settings", "optimizer_spec", "train_ensemble", "compare_means"]
+__all__ = ["OPTIMIZERS", "Ensemble", "ensemble_settings", "optimizer_spec", "train_ensemble", "compare_means", "book_ensembles"]
 
 OPTIMIZERS = ("lbfgs_gss", "sgd")
 
@@ -154,3 +154,20 @@ def compare_means(a, b) -> dict:
     z = (mean_a - mean_b) / scale if scale > 0 else np.nan
     return {"mean_a": float(mean_a), "se_a": float(se_a), "mean_b": float(mean_b), "se_b": float(se_b),
             "z": float(z)}
+
+
+def book_ensembles(architectures=None, *, progress: bool | None = None) -> dict:
+    """The ensembles chapters 9, 11 and 12 share: ``{(architecture, optimizer): Ensemble}``.
+
+    Every architecture of ``architectures`` (default :data:`ebcore.nets.ARCHITECTURES`) with each of
+    :data:`OPTIMIZERS`, trained by :func:`train_ensemble` from the first seed
+    ``ebcore.book_seed("ensembles")``, so that the chapters load the same runs from the results cache.
+    """
+    from .seeding import book_seed
+
+    architectures = nets.ARCHITECTURES if architectures is None else tuple(architectures)
+    for arch in architectures:
+        check_choice(arch, "architectures", nets.ARCHITECTURES)
+    first = book_seed("ensembles")
+    return {(arch, opt): train_ensemble(arch, opt, first_seed=first, progress=progress)
+            for arch in architectures for opt in OPTIMIZERS}

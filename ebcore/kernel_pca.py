@@ -8,7 +8,7 @@ import numpy as np
 from .registry import implements
 from .validation import check_array, check_finite_result, check_int
 
-__all__ = ['KERNELS', 'kernel_pca', 'centroid_midpoint_distances', 'label_r2', 'TwoCloud', 'two_cloud_fit', 'two_cloud_spectrum', 'two_cloud_critical_size', 'two_cloud_points']
+__all__ = ['KERNELS', 'kernel_pca', 'centroid_midpoint_distances', 'label_r2', 'TwoCloud', 'two_cloud_fit', 'two_cloud_spectrum', 'two_cloud_critical_size', 'two_cloud_points', "contrast_leads"]
 
 
 #: Kernels :func:`kernel_pca` accepts (scikit-learn's names).
@@ -200,3 +200,15 @@ def two_cloud_points(m: int, dim: int, rho_a, rho_b, delta, rng):
     set_a = centre + offset / 2 + rho_a * frame[:, :m].T
     set_b = centre - offset / 2 + rho_b * frame[:, m:2 * m].T
     return set_a, set_b
+
+
+def contrast_leads(spectrum: dict, margin: float = 0.0) -> bool:
+    """Whether the group contrast is the first component of a :func:`two_cloud_spectrum`: its eigenvalue
+    exceeds both within-set eigenvalues by more than ``margin``."""
+    if not isinstance(spectrum, dict) or not {"contrast", "within_a", "within_b"} <= set(spectrum):
+        raise TypeError("spectrum must be a dict from two_cloud_spectrum (contrast, within_a, within_b)")
+    from .validation import check_finite_scalar, check_nonnegative
+
+    margin = check_nonnegative(margin, "margin")
+    values = {k: check_finite_scalar(spectrum[k], f"spectrum[{k!r}]") for k in ("contrast", "within_a", "within_b")}
+    return values["contrast"] - max(values["within_a"], values["within_b"]) > margin

@@ -38,9 +38,11 @@ from torch import nn
 from .validation import check_choice, check_int, check_int_sequence
 
 __all__ = ["ARCHITECTURES", "DEFAULT_DTYPES", "SPLITS", "digits", "make_net", "parameter_count", "parameter_counts",
-           "DigitsTask", "FullyConnected", "LeNet8", "PixelLSTM", "Autoencoder"]
+           "DigitsTask", "FullyConnected", "LeNet8", "PixelLSTM", "Autoencoder", "DISPLAY_NAMES"]
 
 ARCHITECTURES = ("fcp", "lenet", "lstm", "autoencoder")
+#: How the chapters name each architecture in tables and figures.
+DISPLAY_NAMES = {"fcp": "FCP", "lenet": "LeNet", "lstm": "LSTM", "autoencoder": "autoencoder"}
 #: The floating-point type each architecture trains in (see the module docstring).
 DEFAULT_DTYPES = {"fcp": torch.float64, "lenet": torch.float64, "lstm": torch.float32,
                   "autoencoder": torch.float64}

@@ -38,7 +38,7 @@ from .registry import implements
 from .validation import as_float_array, check_array, check_choice, check_int, check_nonnegative, check_positive
 
 __all__ = ["PathResult", "fourier_path", "linear_path", "nudged_elastic_band", "fourier_basis",
-           "fourier_points", "fourier_gradient", "path_objective", "path_heights", "OBJECTIVES", "PATH_OPTIMIZERS"]
+           "fourier_points", "fourier_gradient", "path_objective", "path_heights", "OBJECTIVES", "PATH_OPTIMIZERS", "settled_at"]
 
 OBJECTIVES = ("sum", "smooth_max")
 PATH_OPTIMIZERS = ("adam", "lbfgs")
@@ -585,3 +585,18 @@ class _Fire:
             velocity = torch.zeros_like(velocity)
             self.dt, self.alpha, self.since_negative = self.dt * 0.5, 0.1, 0
         return velocity + self.dt * force
+
+
+def settled_at(record: dict, fraction: float = 0.01) -> int:
+    """Loss evaluations until a :func:`fourier_path` record's dense barrier stays within ``fraction`` of its
+    final value (the ``record`` of a run with ``record_every``: ``evaluations`` and ``dense_barrier``)."""
+    if not isinstance(record, dict) or not {"evaluations", "dense_barrier"} <= set(record):
+        raise TypeError("record must be a fourier_path record with 'evaluations' and 'dense_barrier'")
+    fraction = check_positive(fraction, "fraction")
+    barrier = np.asarray(check_array(np.asarray(record["dense_barrier"], dtype=np.float64), "record", ndim=1))
+    evaluations = np.asarray(record["evaluations"])
+    if evaluations.shape != barrier.shape:
+        raise ValueError("record's evaluations and dense_barrier must have one entry per snapshot")
+    outside = np.abs(barrier - barrier[-1]) > fraction * abs(barrier[-1])
+    last_outside = int(np.nonzero(outside)[0].max()) if outside.any() else -1
+    return int(evaluations[min(last_outside + 1, len(barrier) - 1)])

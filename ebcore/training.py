@@ -31,7 +31,7 @@ from .tasks import check_task
 from .validation import as_float_array, check_array, check_int, check_nonnegative, check_positive
 
 __all__ = ["OptimizerSpec", "sgd", "adam", "lbfgs_gss", "torch_lbfgs", "TrainingRun", "train", "flat_parameters",
-           "set_flat_parameters", "SOLUTIONS"]
+           "set_flat_parameters", "SOLUTIONS", "first_below"]
 
 #: The solutions a run keeps, and the curve each one minimises.
 SOLUTIONS = {"train": "train", "early_stopped": "test", "validation_stopped": "validation"}
@@ -377,3 +377,15 @@ def _train_loop(model, task, make_optimizer, epochs, seed, batch_size, cache, co
         if cache is not None and epoch % checkpoint_every == 0 and epoch < epochs:
             cache.store("train-checkpoint", config, *state.checkpoint(optimizer, model), replace=True)
     return state.result(model, config)
+
+
+def first_below(run: TrainingRun, level, curve: str = "evaluations") -> float | None:
+    """The value of ``run.curves[curve]`` at the first recorded epoch whose training loss is below ``level``,
+    or ``None`` when the training loss never falls below it (an answer that cannot enter arithmetic)."""
+    if not isinstance(run, TrainingRun):
+        raise TypeError(f"run must be a TrainingRun, got {type(run).__name__}")
+    level = check_positive(level, "level")
+    if not isinstance(curve, str) or curve not in run.curves:
+        raise ValueError(f"curve must be one of {sorted(run.curves)}, got {curve!r}")
+    hit = np.nonzero(np.asarray(run.curves["train"]) < level)[0]
+    return float(run.curves[curve][hit[0]]) if hit.size else None

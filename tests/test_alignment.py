@@ -61,3 +61,25 @@ def test_alignment_undoes_a_permutation():
         landscape.align_to(np.zeros(3), np.zeros(3), "lstm")
     with pytest.raises(ValueError, match="solution"):
         landscape.align_to(a, a[:-1], "autoencoder")
+
+
+def test_aligned_sets_align_every_row_and_cache_it(isolated_cache):
+    from ebcore import alignment
+
+    task = nets.DigitsTask("fcp")
+    reference = landscape.flat_parameters(task.make_model(1))
+    first = np.stack([reference, landscape.flat_parameters(task.make_model(2))])
+    second = np.stack([landscape.flat_parameters(task.make_model(3))])
+    out = alignment.aligned_sets(reference, [first, second], "fcp")
+    np.testing.assert_array_equal(out[0][0], reference)  # the reference aligned to itself is itself
+    np.testing.assert_array_equal(out[0][1], landscape.align_to(reference, first[1], "fcp"))
+    np.testing.assert_array_equal(out[1][0], landscape.align_to(reference, second[0], "fcp"))
+    again = alignment.aligned_sets(reference, [first, second], "fcp")  # loaded from the cache
+    assert all(np.array_equal(a, b) for a, b in zip(out, again))
+    assert alignment.alignment_choices("fcp") == (False, True) and alignment.alignment_choices("lstm") == (False,)
+    with pytest.raises(ValueError, match="architecture"):
+        alignment.aligned_sets(reference, [first], "lstm")
+    with pytest.raises(ValueError, match=r"sets\[0\]"):
+        alignment.aligned_sets(reference, [first[:, :-1]], "fcp")
+    with pytest.raises(TypeError, match="sets"):
+        alignment.aligned_sets(reference, first, "fcp")

@@ -29,6 +29,7 @@ import torch
 
 import ebcore
 from ebcore import (
+    alignment,
     arrays,
     barriers,
     corruption,
@@ -38,6 +39,7 @@ from ebcore import (
     incontext,
     jobs,
     kernel,
+    kernel_pca,
     landscape,
     models,
     nets,
@@ -133,6 +135,11 @@ _PRIORS = {
 VALID_CALLS: dict[str, Call] = {
     # ---- kernel
     "arrays.flat_concat": Call(arrays.flat_concat, lambda: dict(tensors=[_t(2), _t(3, seed=1)])),
+    "alignment.alignment_choices": Call(alignment.alignment_choices, lambda: dict(architecture="fcp")),
+    "kernel_pca.contrast_leads": Call(kernel_pca.contrast_leads, lambda: dict(
+        spectrum={"contrast": 2.0, "within_a": 1.0, "within_b": 0.5}, margin=0.1)),
+    "paths.settled_at": Call(paths.settled_at, lambda: dict(
+        record={"evaluations": np.arange(3.0), "dense_barrier": np.array([1.0, 0.5, 0.5])}, fraction=0.01)),
     "kernel.chunk_rows": Call(kernel.chunk_rows, lambda: dict(n_keys=64, batch=2, itemsize=8)),
     "kernel.needs_differences": Call(kernel.needs_differences, lambda: dict(queries=_t(1, 3, 2), keys=_t(1, 4, 2, seed=1),
                                                                            inv_h2=4.0)),
@@ -369,6 +376,9 @@ SKIPPED: dict[str, str] = {
     "barriers.path_convergence": "optimises paths at several mode counts on a trained network (minutes)",
     "ensembles.train_ensemble": "trains an ensemble of networks",
     "models.train_many": "trains models in worker processes",
+    "ensembles.book_ensembles": "trains the book's ensembles (chapters 9, 11, 12)",
+    "alignment.aligned_sets": "weight matching of trained digit networks, through the cache (test_alignment)",
+    "training.first_below": "reads a TrainingRun (test_training)",
     "parallel.parallel_map": "maps a caller's function over the caller's items (its own checks: test_parallel)",
     "models.build": "builds a training job (task + model + optimizer) for train_many; covered by test_training",
     "models.theory_grid_search": "runs a grid of Stage-1 flows through the results cache",

@@ -130,3 +130,17 @@ def test_training_cache_key_separates_model_settings(tmp_path):
                            epochs=2, cache=cache, progress=False) for a in ("linear", "softmax")]
     assert not runs[1].from_cache
     assert not np.allclose(runs[0].solutions["final"], runs[1].solutions["final"])
+
+
+def test_first_below_reads_the_curves_and_says_never(isolated_cache):
+    task = nets.DigitsTask("fcp")
+    run = training.train(task.make_model(0), task, training.sgd(0.1), epochs=2, progress=False)
+    losses = run.curves["train"]
+    level = float(losses[1]) * 1.0000001  # reached at epoch 1 (or 0)
+    hit = int(np.nonzero(losses < level)[0][0])
+    assert training.first_below(run, level) == float(run.curves["evaluations"][hit])
+    assert training.first_below(run, float(losses.min()) / 2) is None
+    with pytest.raises(ValueError, match="curve"):
+        training.first_below(run, level, "nonsense")
+    with pytest.raises(TypeError, match="run"):
+        training.first_below(run.curves, level)

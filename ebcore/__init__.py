@@ -34,6 +34,7 @@ from .kernel import linear_attention, posterior_mean, rbf_as_softmax, smoothed_l
 from .numerics import finite_difference_gradient
 from .scale import at_scale, current_scale
 from .seeding import as_generator, book_seed, chapter_seeds, seed_everything
+from .tweedie import tweedie_denoise
 
 __version__ = "0.2.0"
 
@@ -43,7 +44,7 @@ __all__ = [
     "default_device", "to_torch", "ResultsCache", "cached", "cached_call", "code_version", "corrupt",
     "energy", "flow_depth", "flow_time", "particle_flow", "query_energy", "two_stage_denoise",
     "linear_attention", "posterior_mean", "rbf_as_softmax", "smoothed_log_density", "softmax_attention",
-    "finite_difference_gradient", "glue", "at_scale", "current_scale", "as_generator", "seed_everything",
+    "finite_difference_gradient", "tweedie_denoise", "glue", "at_scale", "current_scale", "as_generator", "seed_everything",
     "chapter_seeds", "book_seed", "check",
     "PALETTE", "use_book_style",
 ]

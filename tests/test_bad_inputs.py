@@ -54,6 +54,7 @@ from ebcore import (
     stats,
     tasks,
     training,
+    tweedie,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -140,6 +141,8 @@ VALID_CALLS: dict[str, Call] = {
         spectrum={"contrast": 2.0, "within_a": 1.0, "within_b": 0.5}, margin=0.1)),
     "paths.settled_at": Call(paths.settled_at, lambda: dict(
         record={"evaluations": np.arange(3.0), "dense_barrier": np.array([1.0, 0.5, 0.5])}, fraction=0.01)),
+    "tweedie.tweedie_denoise": Call(tweedie.tweedie_denoise, lambda: dict(noisy=_a(6, 2), bandwidth=0.5, sigma=0.4,
+                                                                     leave_one_out=True)),
     "kernel.chunk_rows": Call(kernel.chunk_rows, lambda: dict(n_keys=64, batch=2, itemsize=8)),
     "kernel.needs_differences": Call(kernel.needs_differences, lambda: dict(queries=_t(1, 3, 2), keys=_t(1, 4, 2, seed=1),
                                                                            inv_h2=4.0)),

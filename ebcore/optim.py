@@ -26,6 +26,7 @@ from .validation import (
     SCALE_RANGE,
     as_float_array,
     check_array,
+    check_choice,
     check_finite_scalar,
     check_int,
     check_nonnegative,
@@ -35,7 +36,8 @@ from .validation import (
 
 __all__ = ["two_loop_direction", "dense_inverse_hessian", "lbfgs_iteration_counts", "GOLDEN_FRACTION", "NonFiniteLossError", "LineSearchResult", "golden_section_search", "MinimizeTrace",
            "ill_conditioned_quadratic", "rosenbrock", "minimize", "pytorch_lbfgs",
-           "golden_section_evaluations", "bracket_minimum", "LBFGSGSS"]
+           "golden_section_evaluations", "bracket_minimum", "LBFGSGSS", "paper_line_search", "LINE_SEARCHES",
+           "PAPER_GOLDEN_FRACTION"]
 
 #: The golden fraction ``(3 - sqrt 5) / 2 = 0.381966...``: where the new trial point goes in the
 #: larger part of the bracket (the paper rounds it to 0.382).
@@ -173,38 +175,158 @@ def bracket_minimum(phi: Callable[[float], float], phi0: float, first: float, ma
     return [best[0]], [best[1]], evals
 
 
-def _golden_refine(phi, points, values, budget: int, tol: float):
-    """Golden-section steps on a bracketing triple, at most ``budget`` evaluations.
+def _narrow(lo: float, hi: float, best: float, f_best: float, trial: float, f_trial: float):
+    """One golden-section comparison, shared by both line searches: a trial below the best becomes the
+    best and the old best bounds the bracket on the far side; otherwise the trial bounds its own side.
+    Returns the new ``(lo, hi, best, f_best)``."""
+    if f_trial < f_best:
+        if trial > best:
+            lo = best
+        else:
+            hi = best
+        return lo, hi, trial, f_trial
+    if trial > best:
+        hi = trial
+    elif trial < best:
+        lo = trial
+    return lo, hi, best, f_best
 
-    Stops early when the bracket is narrower than ``tol`` or the new value differs from the
-    best by less than ``tol`` (the paper's two criteria).
+
+def _golden_refine(phi, points, values, budget: int, tol: float):
+    """Golden-section steps on a bracketing triple, at most ``budget`` evaluations (the book's search).
+
+    The new point goes into the larger of the two parts of the bracket, a golden fraction of that
+    part away from the best point (the textbook rule, which keeps the golden ratio). Stops early
+    when the bracket is narrower than ``tol`` or the new value differs from the best by less than
+    ``tol``.
     """
-    (a, b, c), fb = points, values[1]
+    (lo, best, hi), f_best = points, values[1]
     evals = 0
-    while evals < budget and c - a > tol:
-        # New point in the larger of the two sub-intervals, a golden fraction away from b.
-        if c - b > b - a:
-            x = b + GOLDEN_FRACTION * (c - b)
+    while evals < budget and hi - lo > tol:
+        if hi - best > best - lo:
+            trial = best + GOLDEN_FRACTION * (hi - best)
         else:
-            x = b - GOLDEN_FRACTION * (b - a)
-        fx = _as_value(phi(x))
+            trial = best - GOLDEN_FRACTION * (best - lo)
+        f_trial = _as_value(phi(trial))
         evals += 1
-        change = abs(fx - fb)
-        # only the bracket's ends and its best point's value are needed
-        if fx < fb:
-            if x > b:
-                a = b
-            else:
-                c = b
-            b, fb = x, fx
-        else:
-            if x > b:
-                c = x
-            else:
-                a = x
+        change = abs(f_trial - f_best)
+        lo, hi, best, f_best = _narrow(lo, hi, best, f_best, trial, f_trial)
         if change < tol:
             break
-    return b, fb, evals
+    return best, f_best, evals
+
+
+#: The line searches :class:`LBFGSGSS` offers (see its ``line_search``).
+LINE_SEARCHES = ("safeguarded", "paper")
+
+#: The golden fraction as Yu and Morozov's code writes it (``0.382``), used by ``line_search="paper"``.
+PAPER_GOLDEN_FRACTION = 0.382
+
+
+def paper_line_search(phi: Callable[[float], float], phi0: float, scale: float, budget: int = 6,
+                      tol: float = 1e-4) -> LineSearchResult:
+    """The line search of Yu and Morozov's L-BFGS-GSS code, step for step (``line_search="paper"``).
+
+    ``phi(t)`` is the loss at step ``t`` along a unit descent direction, ``phi0 = phi(0)`` and
+    ``scale`` the length of the quasi-Newton step (the trials are multiples of it). What the
+    authors' search does, and where it differs from :func:`bracket_minimum` with the book's golden
+    refinement:
+
+    * **One budget.** ``budget`` evaluations in all, the bracketing trials included (the book gives
+      the bracket up to 30 evaluations of its own).
+    * **Bracketing.** The first trial is ``0.2 scale``. If it falls, trials go on at ``0.8, 1.6,
+      3.2, ... scale`` until one rises; if it rises, trials go to ``lo + 0.382 (hi - lo)``
+      (toward 0) until one falls below ``phi0``.
+    * **Placement.** In the golden phase the new point is ``lo + 0.382 (hi - lo)`` when the best
+      point lies in the right part of the bracket, else ``hi - 0.382 (hi - lo)``: the golden
+      points of the whole bracket, not the textbook's golden step inside its larger part.
+    * **Stopping.** Before each new point: stop when ``hi - lo`` or the difference of the values
+      at the bracket's ends is below ``tol``; a value equal to the best stops the search too.
+    * **Ties.** A trial whose value equals its comparison value is answered by one more
+      evaluation at the midpoint between the bracket's left end and that trial, returned as it is;
+      that evaluation is not counted against the budget (as in the authors' code) but is counted in
+      ``evaluations`` here.
+    * **No safeguard.** The result may lie uphill of ``phi0``: when the shrinking phase stops on
+      its tolerance or its budget it returns the bracket's right end, whatever its value.
+
+    Returns the step, its value and the evaluations used (with the bracket at the end).
+    """
+    if not callable(phi):
+        raise TypeError(f"phi must be callable, got {type(phi).__name__}")
+    phi0 = check_finite_scalar(phi0, "phi0")
+    scale = check_scale(scale, "scale")
+    # at least 2: the expansion checks the budget from its second evaluation on
+    budget = check_int(budget, "budget", minimum=2)
+    tol = check_positive(tol, "tol")
+    g = PAPER_GOLDEN_FRACTION
+    counted = 0
+
+    def evaluate(t):
+        nonlocal counted
+        counted += 1
+        return _as_value(phi(t))
+
+    def tie(lo, trial):
+        t = 0.5 * (lo + trial)
+        return LineSearchResult(x=t, value=_as_value(phi(t)), evaluations=counted + 1, bracket=(lo, trial))
+
+    lo, f_lo = 0.0, phi0
+    first = _FIRST_TRIAL * scale
+    f_first = evaluate(first)
+    if f_first == f_lo:
+        return tie(lo, first)
+    if f_first < f_lo:
+        best, f_best = first, f_first
+        multiple = _SECOND_TRIAL
+        while True:  # expand until a trial rises
+            trial = multiple * scale
+            f_trial = evaluate(trial)
+            multiple *= 2.0
+            if f_trial < f_best:
+                lo, f_lo, best, f_best = best, f_best, trial, f_trial
+                if counted == budget:
+                    return LineSearchResult(best, f_best, counted, (lo, trial))
+            elif f_trial > f_best:
+                hi, f_hi = trial, f_trial
+                if counted == budget:
+                    return LineSearchResult(best, f_best, counted, (lo, hi))
+                break
+            else:
+                return tie(lo, trial)
+    else:
+        hi, f_hi = first, f_first
+        while True:  # shrink toward 0 until a trial falls below phi0
+            if hi - lo < tol or abs(f_lo - f_hi) < tol:
+                return LineSearchResult(hi, f_hi, counted, (lo, hi))
+            trial = lo + g * (hi - lo)
+            f_trial = evaluate(trial)
+            if f_trial < f_lo:
+                best, f_best = trial, f_trial
+                if counted == budget:
+                    return LineSearchResult(best, f_best, counted, (lo, hi))
+                break
+            if f_trial > f_lo:
+                hi, f_hi = trial, f_trial
+                if counted == budget:
+                    return LineSearchResult(hi, f_hi, counted, (lo, hi))
+            else:
+                return tie(lo, trial)
+    while counted != budget:  # the golden phase on (lo, best, hi)
+        if hi - lo < tol or abs(f_lo - f_hi) < tol:
+            break
+        trial = lo + g * (hi - lo) if hi - best > best - lo else hi - g * (hi - lo)
+        f_trial = evaluate(trial)
+        if f_trial == f_best:
+            break
+        old_best, old_f = best, f_best
+        new_lo, new_hi, best, f_best = _narrow(lo, hi, best, f_best, trial, f_trial)
+        # the stop rule compares the values at the bracket's ends: move them with the ends
+        if new_lo != lo:
+            f_lo = old_f if new_lo == old_best else f_trial
+        if new_hi != hi:
+            f_hi = old_f if new_hi == old_best else f_trial
+        lo, hi = new_lo, new_hi
+    return LineSearchResult(best, f_best, counted, (lo, hi))
 
 
 def _check_pairs(g, s_list, y_list, g_name: str = "g"):
@@ -297,6 +419,13 @@ class LBFGSGSS(torch.optim.Optimizer):
         The paper's regulariser in ``rho_i = 1 / (y_i . s_i + rho_eps)`` (default ``1e-6``). Near a
         minimum ``y . s`` falls far below it and the memory fades, so the direction tends to the
         scaled gradient; ``rho_eps=0`` is textbook L-BFGS (chapter 9 measures the difference).
+    line_search : {"safeguarded", "paper"}
+        ``"safeguarded"`` (the default) brackets with up to ``max_bracket_evals`` evaluations of its
+        own, refines by the textbook golden rule with ``max_evals`` more, and never takes a step
+        that does not lower the loss (it resets the memory instead). ``"paper"`` is the search of
+        Yu and Morozov's code, :func:`paper_line_search`: ``max_evals`` covers every evaluation,
+        bracketing included, and its step is taken whatever the loss does there.
+        ``max_bracket_evals`` is then unused.
 
     ``step(closure)`` takes a closure like :class:`torch.optim.LBFGS`: it zeroes the gradients,
     computes the loss, calls ``backward`` and returns the loss. If the closure accepts a keyword
@@ -308,14 +437,15 @@ class LBFGSGSS(torch.optim.Optimizer):
     """
 
     def __init__(self, params, history_size: int = 10, max_evals: int = 6, tol: float = 1e-4,
-                 max_bracket_evals: int = 30, rho_eps: float = _RHO_EPS):
+                 max_bracket_evals: int = 30, rho_eps: float = _RHO_EPS, line_search: str = "safeguarded"):
+        line_search = check_choice(line_search, "line_search", LINE_SEARCHES)
         history_size = check_int(history_size, "history_size", minimum=1)
         max_evals = check_int(max_evals, "max_evals", minimum=2)
         tol = check_positive(tol, "tol")
         max_bracket_evals = check_int(max_bracket_evals, "max_bracket_evals", minimum=1)
         rho_eps = check_nonnegative(rho_eps, "rho_eps")
         defaults = dict(history_size=history_size, max_evals=max_evals, tol=tol,
-                        max_bracket_evals=max_bracket_evals, rho_eps=rho_eps)
+                        max_bracket_evals=max_bracket_evals, rho_eps=rho_eps, line_search=line_search)
         if isinstance(params, torch.Tensor):
             raise TypeError("params must be an iterable of tensors (e.g. [x] or model.parameters()), got a tensor")
         try:
@@ -446,6 +576,11 @@ class LBFGSGSS(torch.optim.Optimizer):
             return loss
         direction = p / p_norm
         phi = self._loss_along(closure, x, direction)
+        if group["line_search"] == "paper":
+            # the authors' search and their rule: the step it returns is taken, uphill or not
+            found = paper_line_search(phi, f0, p_norm, group["max_evals"], group["tol"])
+            self._set_params(x + found.x * direction)
+            return loss
         points, values, _ = bracket_minimum(phi, f0, p_norm, group["max_bracket_evals"])
         if len(points) == 3:
             t, ft, _ = _golden_refine(phi, points, values, group["max_evals"], group["tol"])

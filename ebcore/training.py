@@ -84,13 +84,19 @@ def adam(lr: float = 1e-3, batch_size: int | None = 64) -> OptimizerSpec:
     return OptimizerSpec("adam", (("lr", lr),), batch_size)
 
 
-def lbfgs_gss(history_size: int = 10, max_evals: int = 6, tol: float = 1e-4) -> OptimizerSpec:
-    """Full-batch :class:`ebcore.optim.LBFGSGSS` with the paper's defaults."""
+def lbfgs_gss(history_size: int = 10, max_evals: int = 6, tol: float = 1e-4,
+              line_search: str = "safeguarded") -> OptimizerSpec:
+    """Full-batch :class:`ebcore.optim.LBFGSGSS` with the paper's defaults; ``line_search`` picks its
+    search (``"safeguarded"`` or the authors' ``"paper"``) and is part of the results-cache key."""
+    from .optim import LINE_SEARCHES
+    from .validation import check_choice
+
     history_size = check_int(history_size, "history_size", minimum=1)
     max_evals = check_int(max_evals, "max_evals", minimum=2)
     tol = check_positive(tol, "tol")
+    line_search = check_choice(line_search, "line_search", LINE_SEARCHES)
     return OptimizerSpec("lbfgs_gss", (("history_size", history_size), ("max_evals", max_evals),
-                                       ("tol", tol)), None)
+                                       ("tol", tol), ("line_search", line_search)), None)
 
 
 def torch_lbfgs(history_size: int = 10, max_iter: int = 10) -> OptimizerSpec:

@@ -258,6 +258,8 @@ VALID_CALLS: dict[str, Call] = {
     "optim.rosenbrock": Call(optim.rosenbrock, lambda: dict(x=_t(3))),
     "optim.pytorch_lbfgs": Call(optim.pytorch_lbfgs, lambda: dict(params=[torch.zeros(2, requires_grad=True)],
                                                                  history_size=3, max_iter=2)),
+    "optim.paper_line_search": Call(optim.paper_line_search, lambda: dict(phi=lambda t: (t - 1.0) ** 2, phi0=1.0,
+                                                                         scale=1.0, budget=6, tol=1e-4)),
     "optim.minimize": Call(optim.minimize, lambda: dict(f=_quad, x0=np.ones(3), target=1e-8, max_iters=5,
                                                         method="lbfgs_gss")),
     "optim.LBFGSGSS": Call(optim.LBFGSGSS, lambda: dict(params=[torch.zeros(3, requires_grad=True)],

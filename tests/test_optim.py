@@ -227,3 +227,64 @@ def test_bracket_minimum_brackets_and_shrinks():
     # The first trial (0.2) already rises: the step shrinks toward 0 until it falls below phi(0).
     points, values, _ = optim.bracket_minimum(lambda t: (t - 0.01) ** 2, 1e-4, 1.0)
     assert len(points) == 3 and points[0] == 0.0 and points[1] < 0.2 and values[1] < 1e-4
+
+
+def _recording(phi):
+    calls = []
+
+    def recorded(t):
+        calls.append(t)
+        return phi(t)
+
+    return recorded, calls
+
+
+def test_paper_line_search_follows_the_authors_rules_on_a_parabola():
+    # phi(t) = (t - 1)^2 from phi(0) = 1 with a unit step scale, traced by hand: trials 0.2 and 0.8 fall,
+    # 1.6 rises (bracket (0.2, 0.8, 1.6)); then the golden points of the whole bracket, 0.382 from an
+    # end: 0.2 + 0.382 * 1.4, then 0.7348 + 0.382 * 0.8652, then 0.8 + 0.382 * 0.8; six in all.
+    phi, calls = _recording(lambda t: (t - 1.0) ** 2)
+    result = optim.paper_line_search(phi, 1.0, 1.0, budget=6, tol=1e-4)
+    expected = [0.2, 0.8, 1.6, 0.2 + 0.382 * 1.4]
+    expected.append(expected[3] + 0.382 * (1.6 - expected[3]))
+    expected.append(0.8 + 0.382 * (1.6 - 0.8))
+    np.testing.assert_allclose(calls, expected, rtol=0, atol=1e-15)
+    assert result.evaluations == 6 and result.x == pytest.approx(expected[4], abs=1e-15)
+    # the book's bracketing takes the same three trials, outside its refinement budget
+    book, _ = _recording(lambda t: (t - 1.0) ** 2)
+    points, _, bracket_evals = optim.bracket_minimum(book, 1.0, 1.0)
+    assert bracket_evals == 3 and points == [0.2, 0.8, 1.6]
+
+
+def test_paper_line_search_can_step_uphill_and_answers_ties_with_one_more_evaluation():
+    # a rising line: the shrinking phase runs out of budget and returns the right end, uphill of phi(0)
+    phi, calls = _recording(lambda t: t)
+    result = optim.paper_line_search(phi, 0.0, 1.0, budget=4, tol=1e-12)
+    assert len(calls) == 4 and result.value > 0.0 and result.x == calls[-1]
+    # a flat line: the first trial ties with phi(0); one more evaluation at the midpoint, returned
+    phi, calls = _recording(lambda t: 3.0)
+    result = optim.paper_line_search(phi, 3.0, 2.0, budget=6)
+    assert calls == [0.4, 0.2] and result.x == 0.2 and result.evaluations == 2
+    with pytest.raises(ValueError, match="budget"):
+        optim.paper_line_search(phi, 3.0, 2.0, budget=1)
+
+
+def test_lbfgsgss_with_the_papers_search_minimises_and_counts_every_evaluation():
+    x = torch.nn.Parameter(torch.tensor([-1.2, 1.0], dtype=torch.float64))
+    opt = LBFGSGSS([x], line_search="paper")
+
+    def closure(backward=True):
+        opt.zero_grad()
+        value = optim.rosenbrock(x)
+        if backward:
+            value.backward()
+        return value
+
+    start = float(optim.rosenbrock(x.detach()))
+    for _ in range(60):
+        opt.step(closure)
+    assert float(optim.rosenbrock(x.detach())) < 1e-3 * start
+    # each step: one evaluation with its gradient, then at most the budget of 6 (+1 for a tie)
+    assert opt.evaluations["loss"] <= 60 * (1 + 6 + 1)
+    with pytest.raises(ValueError, match="line_search"):
+        LBFGSGSS([x], line_search="brent")

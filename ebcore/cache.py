@@ -44,7 +44,7 @@ import numpy as np
 from .validation import check_choice
 
 __all__ = ["ResultsCache", "CacheEntry", "CacheNotWritableWarning", "code_version", "NON_NUMERICAL", "config_key",
-           "default_cache", "array_digest", "cached", "cached_call", "function_key"]
+           "default_cache", "array_digest", "cached", "cached_call", "function_key", "normalised_source"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _code_version: str | None = None
@@ -55,12 +55,18 @@ _code_version: str | None = None
 NON_NUMERICAL = ("audit.py", "reporting.py", "style.py", "progress.py", "registry.py", "book/")
 
 
-def _normalised_source(path: Path) -> str:
+def normalised_source(path) -> str:
     """The module's syntax tree without docstrings, ``@implements`` labels and their import: comments,
     formatting, docs and the audit registry do not count."""
     import ast
 
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    path = Path(path) if isinstance(path, (str, os.PathLike)) else path
+    if not isinstance(path, Path) or not path.is_file():
+        raise ValueError(f"path must name an existing Python file, got {path!r}")
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except SyntaxError as error:
+        raise ValueError(f"path: {path} is not valid Python ({error.msg})") from None
     tree.body = [node for node in tree.body
                  if not (isinstance(node, ast.ImportFrom) and node.level == 1 and node.module == "registry")]
     for node in ast.walk(tree):
@@ -92,7 +98,7 @@ def code_version() -> str:
             if any(relative == skip or relative.startswith(skip) for skip in NON_NUMERICAL if skip):
                 continue
             digest.update(relative.encode())
-            digest.update(_normalised_source(path).encode())
+            digest.update(normalised_source(path).encode())
         _code_version = digest.hexdigest()[:16]
     return _code_version
 

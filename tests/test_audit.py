@@ -151,10 +151,10 @@ def test_code_version_ignores_implements_declarations(tmp_path):
     plain.write_text("import math\n\n\ndef f(x):\n    return math.exp(x)\n")
     marked.write_text("import math\n\nfrom .registry import implements\n\n\n@implements(\"thm-x\")\n"
                       "def f(x):\n    \"\"\"Doc.\"\"\"\n    return math.exp(x)\n")
-    assert cache._normalised_source(plain) == cache._normalised_source(marked)
+    assert cache.normalised_source(plain) == cache.normalised_source(marked)
     edited = tmp_path / "edited.py"
     edited.write_text("import math\n\n\ndef f(x):\n    return math.exp(2 * x)\n")
-    assert cache._normalised_source(plain) != cache._normalised_source(edited)
+    assert cache.normalised_source(plain) != cache.normalised_source(edited)
 
 
 def test_resolve_errors_on_missing_names():

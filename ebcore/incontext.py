@@ -44,7 +44,7 @@ def in_context_estimate(estimator: str, queries, context, sigma, prior_variance:
     Parameters
     ----------
     estimator : str
-        One of :data:`ESTIMATORS`: ``"rbf"``, ``"softmax"`` or ``"linear"`` (see the module docstring).
+        One of ``ESTIMATORS``: ``"rbf"``, ``"softmax"`` or ``"linear"`` (see the module docstring).
     queries : numpy.ndarray or torch.Tensor, shape (Q, n) or (B, Q, n)
         The noisy queries, floating point.
     context : numpy.ndarray or torch.Tensor, shape (L, n) or (B, L, n)

@@ -130,7 +130,8 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, subsam
     Parameters
     ----------
     architecture : str or task
-        One of :data:`ebcore.nets.ARCHITECTURES`, or a task with ``data``, ``loss``, ``config`` and
+        A digits architecture, one of ``ebcore.nets.ARCHITECTURES`` (``"fcp"``, ``"lenet"``,
+        ``"lstm"``, ``"autoencoder"``), or a task with ``data``, ``loss``, ``config`` and
         ``make_model``.
     solutions : numpy.ndarray, shape (n, n_params)
         The solutions, one flat parameter vector per row.
@@ -215,7 +216,8 @@ def path_convergence(architecture, start, end, *, subsample: int | None = 128, n
     Parameters
     ----------
     architecture : str or task
-        One of :data:`ebcore.nets.ARCHITECTURES`, or a task with ``make_model``.
+        A digits architecture, one of ``ebcore.nets.ARCHITECTURES`` (``"fcp"``, ``"lenet"``,
+        ``"lstm"``, ``"autoencoder"``), or a task with ``make_model``.
     start, end : numpy.ndarray, shape (n_params,)
         The two solutions.
     subsample : int >= 1, optional

@@ -57,7 +57,8 @@ def ensemble_settings(architecture: str) -> dict:
     Parameters
     ----------
     architecture : str
-        One of :data:`ebcore.nets.ARCHITECTURES`.
+        One of ``ebcore.nets.ARCHITECTURES``: ``"fcp"``, ``"lenet"``, ``"lstm"`` or
+        ``"autoencoder"``.
 
     Returns
     -------
@@ -155,9 +156,10 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
     Parameters
     ----------
     architecture : str
-        One of :data:`ebcore.nets.ARCHITECTURES`.
+        One of ``ebcore.nets.ARCHITECTURES``: ``"fcp"``, ``"lenet"``, ``"lstm"`` or
+        ``"autoencoder"``.
     optimizer : str
-        One of :data:`OPTIMIZERS`: ``"lbfgs_gss"`` or ``"sgd"`` (:func:`optimizer_spec`).
+        One of ``OPTIMIZERS``: ``"lbfgs_gss"`` or ``"sgd"`` (:func:`optimizer_spec`).
     n_runs : int >= 1, optional
         Initialisations trained (default from :func:`ensemble_settings`).
     n_keep : int, 1 <= n_keep <= n_runs, optional

@@ -181,8 +181,8 @@ def parameter_counts() -> dict:
     Returns
     -------
     dict
-        ``{architecture: int}`` for each of :data:`ARCHITECTURES`, in order: the trainable
-        parameters of a freshly built network.
+        ``{architecture: int}`` for each of ``ARCHITECTURES`` (``"fcp"``, ``"lenet"``, ``"lstm"``,
+        ``"autoencoder"``), in order: the trainable parameters of a freshly built network.
     """
     return {name: parameter_count(make_net(name, 0)) for name in ARCHITECTURES}
 
@@ -198,7 +198,7 @@ class DigitsTask:
     Parameters
     ----------
     architecture : str
-        One of :data:`ARCHITECTURES`.
+        One of ``ARCHITECTURES`` (``"fcp"``, ``"lenet"``, ``"lstm"``, ``"autoencoder"``).
     dtype : torch.dtype, optional
         ``torch.float32`` or ``torch.float64``; by default the architecture's
         (:data:`DEFAULT_DTYPES`).
@@ -208,7 +208,7 @@ class DigitsTask:
     TypeError
         If ``dtype`` is neither ``torch.float32`` nor ``torch.float64``.
     ValueError
-        If ``architecture`` is not one of :data:`ARCHITECTURES`.
+        If ``architecture`` is not one of ``ARCHITECTURES``.
 
     Notes
     -----

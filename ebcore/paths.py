@@ -410,7 +410,7 @@ def path_objective(values, points, lam, objective="sum", temperature=None):
     lam : float >= 0
         The weight of the summed squared segment lengths.
     objective : str
-        One of :data:`OBJECTIVES`: ``"sum"`` or ``"smooth_max"``.
+        One of ``OBJECTIVES``: ``"sum"`` or ``"smooth_max"``.
     temperature : float > 0, optional
         :math:`T` of the smooth maximum (required for ``"smooth_max"``).
 

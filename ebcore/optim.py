@@ -122,11 +122,11 @@ def golden_section_search(f: Callable[[float], float], a: float, b: float, tol: 
     Raises
     ------
     TypeError
-        If ``f`` is not callable, ``a`` or ``b`` cannot be read as a float, ``tol`` is not a real
-        number, or ``max_evals`` is not an integer.
+        If ``f`` is not callable, ``a`` or ``b`` is of a type ``float()`` refuses (``None``, a list),
+        ``tol`` is not a real number, or ``max_evals`` is not an integer.
     ValueError
-        If ``a`` or ``b`` is not finite, ``a >= b``, ``b - a > 1e150``, ``tol`` is not a finite
-        number > 0, or ``max_evals < 2``.
+        If ``a`` or ``b`` is a string that is not a number or is not finite, ``a >= b``,
+        ``b - a > 1e150``, ``tol`` is not a finite number > 0, or ``max_evals < 2``.
     """
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")

@@ -21,7 +21,7 @@ class BatchedLoss:
     """A network's loss at many flat parameter vectors in one call: ``(P, D)`` to ``(P,)``.
 
     The parameters of ``model`` (in ``parameters()`` order, the layout of
-    :func:`flat_parameters`) are replaced by each row of ``points`` through
+    :func:`~ebcore.training.flat_parameters`) are replaced by each row of ``points`` through
     :func:`torch.func.functional_call`, and :func:`torch.func.vmap` batches the rows, so the
     forward and backward passes of all path points run as batched matrix products. Rows are taken
     ``chunk`` at a time to bound memory (activations grow as ``chunk x n_samples x width``).

@@ -31,9 +31,9 @@ JOB_OPTIMIZERS = ("adam", "sgd", "lbfgs_gss")
 class TrainingJob:
     """One training run: what to build, how to train it.
 
-    ``kind`` is a key of :data:`KINDS`; ``task`` and ``model`` are keyword arguments of the
+    ``kind`` is a key of ``KINDS``; ``task`` and ``model`` are keyword arguments of the
     kind's task function and model class (the model's ``dim`` and ``dtype`` come from the task).
-    ``optimizer`` is one of :data:`JOB_OPTIMIZERS`; ``lr`` ``None`` means the optimizer's own
+    ``optimizer`` is one of ``JOB_OPTIMIZERS``; ``lr`` ``None`` means the optimizer's own
     default (:func:`ebcore.training.adam`'s; SGD has none and needs one); ``batch_size`` and
     ``momentum`` apply to the mini-batch optimizers. ``seed`` orders the mini-batches.
     """

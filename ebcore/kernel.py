@@ -94,7 +94,7 @@ def _unify(*tensors):
 
 def chunk_rows(n_keys: int, batch: int, itemsize: int, device=None) -> int:
     """How many query rows to take at once so that a ``(batch, rows, n_keys)`` block of ``itemsize``-byte
-    numbers stays within the memory budget (:data:`CHUNK_BYTES`, or :data:`CUDA_CHUNK_BYTES` on a GPU)."""
+    numbers stays within the memory budget (``CHUNK_BYTES``, or ``CUDA_CHUNK_BYTES`` on a GPU)."""
     n_keys = check_int(n_keys, "n_keys", minimum=0)
     batch = check_int(batch, "batch", minimum=0)
     itemsize = check_int(itemsize, "itemsize", minimum=1)

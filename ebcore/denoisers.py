@@ -185,7 +185,7 @@ class AttentionDenoiser(nn.Module):
         return p
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Denoise the tokens: Stage 1's ``depth`` layers, then the final attention step.
+        """Denoise the tokens with Stage 1's ``depth`` layers, then the final attention step.
 
         Parameters
         ----------

@@ -107,7 +107,7 @@ class CorruptionTask:
         self._digest = array_digest(*(a for pair in self._data.values() for a in pair))
 
     def data(self, split: str):
-        """The inputs and targets of a split: ``(noisy, clean)`` tensors.
+        """The inputs and targets of a split, as tensors ``(noisy, clean)``.
 
         Parameters
         ----------
@@ -137,7 +137,7 @@ class CorruptionTask:
         return np.stack([p.posterior_mean(y, self.sigma) for p, y in zip(self._priors[split], self._data[split][0])])
 
     def loss(self, outputs, targets):
-        """The training loss: :func:`per_token_mse` of ``outputs`` against ``targets``.
+        """The training loss, :func:`per_token_mse` of ``outputs`` against ``targets``.
 
         Parameters
         ----------

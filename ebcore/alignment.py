@@ -53,6 +53,32 @@ def align_to(reference, solution, architecture: str, *, max_sweeps: int = 100):
     assignment problem, solved exactly by :func:`scipy.optimize.linear_sum_assignment`), and sweeps
     over the layers until no permutation changes. Returns the permuted flat vector (the same
     function as ``solution``; tested) for ``architecture`` in :data:`ALIGNABLE`.
+
+    Parameters
+    ----------
+    reference : numpy.ndarray, shape (D,)
+        The flat parameter vector to match.
+    solution : numpy.ndarray, shape (D,)
+        The flat parameter vector to permute.
+    architecture : str
+        One of :data:`ALIGNABLE`.
+    max_sweeps : int >= 1
+        The most sweeps over the layers.
+
+    Returns
+    -------
+    numpy.ndarray, shape (D,)
+        The permuted ``solution`` (float64).
+
+    Raises
+    ------
+    TypeError
+        If ``reference`` or ``solution`` is not a floating-point array, or ``max_sweeps`` is not an
+        integer.
+    ValueError
+        If ``architecture`` is not one of :data:`ALIGNABLE`, ``reference`` or ``solution`` is not 1-D,
+        holds a non-finite value or does not have the architecture's number of parameters, or
+        ``max_sweeps < 1``.
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -98,6 +124,29 @@ def rotation_path(model: AttentionDenoiser, angle, n_points: int = 51) -> np.nda
     :math:`(R(\theta_k) Q, R(\theta_k) K)` with :math:`R(\theta)` the rotation of the plane by
     :math:`\theta_k = \text{angle} \cdot k/(n_\text{points} - 1)`; by {prf:ref}`prop-attention-symmetries`
     every point computes the same function. Returns ``(n_points, n_params)`` (float64).
+
+    Parameters
+    ----------
+    model : AttentionDenoiser
+        A planar (``dim`` 2) :class:`~ebcore.denoisers.AttentionDenoiser`; its parameters are the
+        orbit's first point.
+    angle : float
+        The total rotation angle (radians).
+    n_points : int >= 2
+        Points along the orbit, both ends included.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_points, n_params)
+        The flat parameter vectors (float64).
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not an :class:`~ebcore.denoisers.AttentionDenoiser`, ``angle`` is not a real
+        number, or ``n_points`` is not an integer.
+    ValueError
+        If the model is not planar, ``angle`` is not finite, or ``n_points < 2``.
     """
     if not isinstance(model, AttentionDenoiser):
         raise TypeError(f"model must be an AttentionDenoiser, got {type(model).__name__}")
@@ -132,7 +181,31 @@ def align_rotation(reference, solution, model: AttentionDenoiser) -> np.ndarray:
     to rotations: :math:`\theta = \operatorname{atan2}(M_{10} - M_{01}, M_{00} + M_{11})` with
     :math:`M = Q_\text{ref}Q^\top + K_\text{ref}K^\top`) is applied to that pair; by
     {prf:ref}`prop-attention-symmetries` the function is unchanged. ``model`` supplies the layout
-    (any :class:`AttentionDenoiser` of the right shape). Returns the aligned flat vector.
+    (any :class:`~ebcore.denoisers.AttentionDenoiser` of the right shape). Returns the aligned flat
+    vector.
+
+    Parameters
+    ----------
+    reference : numpy.ndarray, shape (D,)
+        The flat parameter vector to match.
+    solution : numpy.ndarray, shape (D,)
+        The flat parameter vector to rotate.
+    model : AttentionDenoiser
+        A planar (``dim`` 2) model with the layout of both vectors.
+
+    Returns
+    -------
+    numpy.ndarray, shape (D,)
+        The rotated ``solution`` (float64).
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not an :class:`~ebcore.denoisers.AttentionDenoiser`, or ``reference`` or
+        ``solution`` is not a floating-point array.
+    ValueError
+        If the model is not planar, or ``reference`` or ``solution`` is not 1-D, holds a non-finite
+        value or does not have the model's number of parameters.
     """
     if not isinstance(model, AttentionDenoiser):
         raise TypeError(f"model must be an AttentionDenoiser, got {type(model).__name__}")

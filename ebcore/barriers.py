@@ -33,7 +33,30 @@ BARRIER_FIELDS = ("train_barrier", "test_barrier", "train_excess", "test_excess"
 
 
 def random_pairs(n: int, n_pairs: int, seed: int = 0) -> np.ndarray:
-    """``n_pairs`` distinct unordered pairs ``(i, j)``, ``i < j < n``, drawn without replacement."""
+    """``n_pairs`` distinct unordered pairs ``(i, j)``, ``i < j < n``, drawn without replacement.
+
+    Parameters
+    ----------
+    n : int >= 2
+        The number of solutions.
+    n_pairs : int, 1 <= n_pairs <= n (n - 1) / 2
+        The number of pairs.
+    seed : int or numpy.random.Generator
+        Draws the pairs.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_pairs, 2)
+        The pairs, each with ``i < j``, in lexicographic order.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``n_pairs`` is not an integer, or ``seed`` is neither an integer nor a numpy
+        Generator.
+    ValueError
+        If ``n < 2``, ``n_pairs`` is below 1 or above the number of pairs, or ``seed`` is negative.
+    """
     n = check_int(n, "n", minimum=2)
     n_pairs = check_int(n_pairs, "n_pairs", minimum=1)
     all_pairs = np.array([(i, j) for i in range(n) for j in range(i + 1, n)])
@@ -103,6 +126,49 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, subsam
     through floating-point round-off). The default is one process: on a 2-core CPU two one-thread
     processes were no faster than one two-thread process (chapter 11 took 178 s either way), as
     the path steps are bound by elementwise work that threads already spread.
+
+    Parameters
+    ----------
+    architecture : str or task
+        A digits architecture, one of ``ebcore.nets.ARCHITECTURES`` (``"fcp"``, ``"lenet"``,
+        ``"lstm"``, ``"autoencoder"``), or a task with ``data``, ``loss``, ``config`` and
+        ``make_model``.
+    solutions : numpy.ndarray, shape (n, n_params)
+        The solutions, one flat parameter vector per row.
+    pairs : array_like of int, shape (n_pairs, 2)
+        Indices into ``solutions`` (e.g. from :func:`random_pairs`).
+    align : bool
+        Before the path is optimised, permute the second solution of each pair onto the first
+        (:func:`ebcore.alignment.align_to`; architectures in :data:`ebcore.alignment.ALIGNABLE` only).
+    subsample : int >= 1, optional
+        Training samples the paths are optimised on (``None``: all).
+    steps, n_modes, n_points, lam, lr
+        The :func:`ebcore.paths.fourier_path` settings (the paper's: 100 Adam steps, 10 modes, 51
+        points, ``lam = 1e-4``, ``lr = 1e-3``).
+    progress : bool, optional
+        Show a progress bar (default: as ``EBCORE_PROGRESS`` decides).
+    n_jobs : int >= 1
+        Worker processes.
+
+    Returns
+    -------
+    dict
+        ``{field: numpy.ndarray of shape (n_pairs,)}`` for each field of :data:`BARRIER_FIELDS`.
+
+    Raises
+    ------
+    TypeError
+        If ``architecture`` is neither a string nor a task with ``make_model``, ``solutions`` is not a
+        floating-point array, a setting is not JSON-like (it keys the cache), or ``n_jobs`` is not an
+        integer; when the barriers are computed, the type errors of
+        :func:`ebcore.paths.fourier_path` and :func:`ebcore.batched_loss.batched_loss` for the path
+        settings.
+    ValueError
+        If ``architecture`` is an unknown name, ``solutions`` is not 2-D, is empty or holds a
+        non-finite value, ``pairs`` is not an ``(n_pairs, 2)`` integer array of valid indices,
+        ``align`` is asked for an architecture that cannot be aligned, or ``n_jobs < 1``; when the
+        barriers are computed, the value errors of :func:`ebcore.paths.fourier_path` for the path
+        settings.
     """
     task, name = _task(architecture)
     solutions = np.asarray(check_array(solutions, "solutions", ndim=2), dtype=np.float64)
@@ -146,6 +212,34 @@ def path_convergence(architecture, start, end, *, subsample: int | None = 128, n
     in parallel processes (``n_jobs``, default one per core), through the results cache. Returns
     ``{label: (record, evaluations)}`` with ``record`` the snapshots of
     :func:`ebcore.paths.fourier_path` (``steps``, ``evaluations``, ``dense_barrier``, ...).
+
+    Parameters
+    ----------
+    architecture : str or task
+        A digits architecture, one of ``ebcore.nets.ARCHITECTURES`` (``"fcp"``, ``"lenet"``,
+        ``"lstm"``, ``"autoencoder"``), or a task with ``make_model``.
+    start, end : numpy.ndarray, shape (n_params,)
+        The two solutions.
+    subsample : int >= 1, optional
+        Training samples the paths are optimised on (``None``: all).
+    n_jobs : int >= 1, optional
+        Worker processes (default one per core, at most one per run).
+
+    Returns
+    -------
+    dict
+        ``{label: (record, evaluations)}``: a dict of arrays and an int per entry of
+        :data:`CONVERGENCE_RUNS`.
+
+    Raises
+    ------
+    TypeError
+        If ``architecture`` is neither a string nor a task with ``make_model``, ``start`` or ``end`` is
+        not a floating-point array, ``subsample`` is not JSON-like, or ``n_jobs`` is not an integer
+        (``subsample`` is checked further by :func:`ebcore.batched_loss.batched_loss` when computed).
+    ValueError
+        If ``architecture`` is an unknown name, ``start`` or ``end`` is not 1-D, is empty or holds a
+        non-finite value, their sizes differ, or ``n_jobs < 1``.
     """
     task, name = _task(architecture)
     a = np.asarray(check_array(start, "start", ndim=1), dtype=np.float64)

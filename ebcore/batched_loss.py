@@ -21,7 +21,7 @@ class BatchedLoss:
     """A network's loss at many flat parameter vectors in one call: ``(P, D)`` to ``(P,)``.
 
     The parameters of ``model`` (in ``parameters()`` order, the layout of
-    :func:`flat_parameters`) are replaced by each row of ``points`` through
+    :func:`~ebcore.training.flat_parameters`) are replaced by each row of ``points`` through
     :func:`torch.func.functional_call`, and :func:`torch.func.vmap` batches the rows, so the
     forward and backward passes of all path points run as batched matrix products. Rows are taken
     ``chunk`` at a time to bound memory (activations grow as ``chunk x n_samples x width``).
@@ -62,6 +62,28 @@ class BatchedLoss:
         return self.loss_fn(outputs, self.targets)
 
     def __call__(self, points: torch.Tensor) -> torch.Tensor:
+        """The losses at ``points``, ``(P, D)`` to ``(P,)``, differentiable with respect to the points.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape (P, D)
+            Flat parameter vectors, ``D`` the model's number of trainable parameters; cast to the
+            model's dtype.
+
+        Returns
+        -------
+        torch.Tensor, shape (P,)
+            The loss at each point.
+
+        Raises
+        ------
+        TypeError
+            If ``points`` is not a floating-point torch tensor.
+        ValueError
+            If ``points`` is not of shape ``(P, D)``, is empty or holds a non-finite value;
+            :class:`ebcore.optim.NonFiniteLossError` (a ``ValueError``) if the loss is not finite at a
+            point.
+        """
         if not isinstance(points, torch.Tensor):
             raise TypeError(f"points must be a torch tensor, got {type(points).__name__}")
         check_array(points, "points", ndim=2, shape=(None, self.dimension))
@@ -106,6 +128,35 @@ def batched_loss(task, split: str = "train", *, subsample: int | None = None, se
 
     ``subsample`` keeps that many samples of the split (drawn without replacement under ``seed``):
     paths are optimised on a subsample and their barriers measured on the whole split.
+
+    Parameters
+    ----------
+    task : task
+        A task with ``data(split)``, ``loss`` and ``make_model(seed)``: an
+        :class:`ebcore.nets.DigitsTask` or an :class:`ebcore.jobs.LandscapeTask`.
+    split : str
+        ``"train"``, ``"validation"`` or ``"test"``.
+    subsample : int >= 1, optional
+        Keep this many samples of the split (all of them if omitted or not smaller).
+    seed : int or numpy.random.Generator
+        Draws the subsample.
+    chunk : int >= 1
+        Points per vectorised batch (bounds memory).
+
+    Returns
+    -------
+    BatchedLoss
+        The loss of the task's model at many flat parameter vectors in one call.
+
+    Raises
+    ------
+    TypeError
+        If ``subsample`` or ``chunk`` is not an integer, ``seed`` is neither an integer nor a numpy
+        Generator, or the task's model, data or loss are not a torch module, torch tensors and a
+        callable.
+    ValueError
+        If ``split`` is unknown, ``subsample`` or ``chunk`` is below 1, ``seed`` is negative, or the
+        split's inputs and targets do not match.
     """
     from .nets import SPLITS
     from .seeding import as_generator

@@ -456,6 +456,28 @@ def cached_call(function: Callable, *args, **kwargs):
     context. The key holds :func:`function_key` (module, qualified name, source, captured values),
     the arguments and the code version, so a chapter's second execution loads instead of
     recomputing, and a change to the function or the library recomputes.
+
+    Parameters
+    ----------
+    function : callable
+        A Python function with readable source (not a builtin), deterministic in its arguments.
+    *args
+        Its positional arguments: JSON-like values (dict, list, tuple, str, number, bool, ``None``)
+        and numpy arrays.
+    **kwargs
+        Its keyword arguments, of the same kinds.
+
+    Returns
+    -------
+    numpy.ndarray or tuple of numpy.ndarray
+        What ``function`` returns (loaded from the cache when stored).
+
+    Raises
+    ------
+    TypeError
+        If ``function`` is not a Python function whose source can be read, if it or its arguments
+        capture values that cannot key the cache (anything but the kinds above), or if it returns
+        anything but a numpy array or a tuple of them.
     """
     identity = function_key(function)
     name = f"call-{identity['module']}.{identity['qualname']}".replace("<", "").replace(">", "")

@@ -20,6 +20,20 @@ def corrupt(x, sigma, rng):
         Noise standard deviation (0 returns a copy).
     rng : numpy.random.Generator or int
         Source of the noise; the same seed gives the same noise for numpy and torch inputs.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (..., d)
+        The noisy tokens, of the type, dtype (and device) of ``x``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating-point numpy array or torch tensor, ``sigma`` is not a real number,
+        or ``rng`` is neither a numpy Generator nor an integer seed.
+    ValueError
+        If ``x`` is empty or holds a non-finite value, ``sigma`` is negative or not finite, or
+        ``rng`` is a negative seed.
     """
     check_array(x, "x")
     s = check_nonnegative(sigma, "sigma")

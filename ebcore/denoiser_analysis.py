@@ -19,7 +19,27 @@ __all__ = ['scaled_identity_fit', 'attention_invariants', 'theory_grid_search', 
 @implements("prop-attention-symmetries")
 def scaled_identity_fit(matrix):
     """Nearest multiple of the identity: ``(c, residual)`` with ``c = tr(W)/n`` and the relative
-    Frobenius residual ``|W - cI| / |W|`` (0 for an exact scaled identity)."""
+    Frobenius residual ``|W - cI| / |W|`` (0 for an exact scaled identity).
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray or torch.Tensor, shape (n, n)
+        The square matrix :math:`W`, floating point.
+
+    Returns
+    -------
+    c : float
+        The scale ``tr(W)/n``.
+    residual : float
+        ``|W - cI| / |W|`` in the Frobenius norm (0 for the zero matrix).
+
+    Raises
+    ------
+    TypeError
+        If ``matrix`` is not a floating-point numpy array or torch tensor.
+    ValueError
+        If ``matrix`` is not 2-D or square, is empty or holds a non-finite value.
+    """
     W = np.asarray(check_array(matrix, "matrix", ndim=2), dtype=np.float64)
     if W.shape[0] != W.shape[1]:
         raise ValueError(f"matrix must be square, got {W.shape}")
@@ -39,6 +59,23 @@ def attention_invariants(model: AttentionDenoiser) -> list[dict]:
     :math:`V` (theory :math:`I`) and the step. Returns one dict per layer (``"final"`` last) with
     ``bandwidths`` (:math:`1/\sqrt{\lambda}` of the metric's eigenvalues) and the scaled-identity
     fits of ``cross`` and ``value``.
+
+    Parameters
+    ----------
+    model : AttentionDenoiser
+        The (trained) model.
+
+    Returns
+    -------
+    list of dict
+        One dict per layer, then ``"final"``, with keys ``layer`` (its name), ``bandwidths`` (an
+        array), ``cross`` and ``value`` (``(c, residual)`` pairs of :func:`scaled_identity_fit`) and
+        ``step`` (a float, ``None`` for the final step).
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not an :class:`~ebcore.denoisers.AttentionDenoiser`.
     """
     if not isinstance(model, AttentionDenoiser):
         raise TypeError(f"model must be an AttentionDenoiser, got {type(model).__name__}")
@@ -58,11 +95,46 @@ def attention_invariants(model: AttentionDenoiser) -> list[dict]:
 
 def theory_grid_search(task: CorruptionTask, depth: int, bandwidths, steps, *, split: str = "train",
                        max_contexts: int | None = 128, cache: bool = True):
-    """Best Stage 1 bandwidth and step for :meth:`AttentionDenoiser.from_theory` on a task, by grid search.
+    """Best Stage 1 bandwidth and step for :meth:`AttentionDenoiser.from_theory <ebcore.denoisers.AttentionDenoiser.from_theory>` on a task, by grid search.
 
     The query bandwidth is the task's noise level (the theory's choice). The grid is evaluated on
     ``split`` (the training contexts by default, so that the test split stays unseen). Returns
     ``(bandwidth, step, loss, losses)`` with ``losses`` of shape ``(len(bandwidths), len(steps))``.
+
+    Parameters
+    ----------
+    task : CorruptionTask
+        The task (an :class:`ebcore.tasks.CorruptionTask`).
+    depth : int >= 0
+        The theory model's depth.
+    bandwidths : array_like of float
+        The grid of Stage 1 bandwidths, each > 0.
+    steps : array_like of float
+        The grid of residual steps, each > 0.
+    split : str
+        The split the grid is evaluated on.
+    max_contexts : int >= 1, optional
+        Use only the split's first ``max_contexts`` contexts (``None``: all of them).
+    cache : bool
+        Go through the results cache.
+
+    Returns
+    -------
+    bandwidth, step : float
+        The best grid point.
+    loss : float
+        Its loss.
+    losses : numpy.ndarray, shape (len(bandwidths), len(steps))
+        The loss at every grid point.
+
+    Raises
+    ------
+    TypeError
+        If ``task`` is not a :class:`~ebcore.tasks.CorruptionTask`, ``bandwidths`` or ``steps`` is not
+        real numbers, or ``depth`` or ``max_contexts`` is not an integer.
+    ValueError
+        If ``bandwidths`` or ``steps`` is not a non-empty 1-D list of finite positive numbers,
+        ``depth < 0``, ``split`` is unknown, or ``max_contexts < 1``.
     """
     if not isinstance(task, CorruptionTask):
         raise TypeError(f"task must be a CorruptionTask, got {type(task).__name__}")
@@ -96,11 +168,33 @@ def theory_grid_search(task: CorruptionTask, depth: int, bandwidths, steps, *, s
 
 
 def denoising_report(model: nn.Module, task: CorruptionTask, split: str = "test") -> dict:
-    """Test MSE, Bayes MSE and excess of a model on a task's split, with standard errors over contexts.
+    r"""Test MSE, Bayes MSE and excess of a model on a task's split, with standard errors over contexts.
 
     Returns ``{name: (mean, standard error)}`` for ``mse``, ``bayes`` (the Bayes denoiser's MSE on
     the same tokens), ``gap`` (their difference, paired by context) and ``excess``, the mean of
-    :math:`|f(y) - E[x \\mid y]|^2`, each context judged against the Bayes denoiser of its own prior.
+    :math:`|f(y) - E[x \mid y]|^2`, each context judged against the Bayes denoiser of its own prior.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The denoiser; it is applied to the split's inputs cast to its parameters' dtype.
+    task : CorruptionTask or CleanContextTask
+        The task.
+    split : str
+        The split to report on.
+
+    Returns
+    -------
+    dict
+        ``{"mse", "bayes", "gap", "excess"}`` to ``(mean, standard error)`` pairs of floats.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a torch module, or ``task`` is not a :class:`~ebcore.tasks.CorruptionTask`
+        (or :class:`~ebcore.tasks.CleanContextTask`).
+    ValueError
+        If ``split`` is unknown, or the split has fewer than 2 contexts (no standard error).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch module, got {type(model).__name__}")
@@ -124,7 +218,35 @@ def denoising_report(model: nn.Module, task: CorruptionTask, split: str = "test"
 
 
 def scaled_identity_loss(task: CleanContextTask, attention: str, a_values, b_values, *, split: str = "test"):
-    """Loss of :class:`OneLayerDenoiser` with ``W_PV = aI`` and ``W_KQ = bI`` on a grid: shape ``(len(a), len(b))``."""
+    """Loss of :class:`OneLayerDenoiser <ebcore.denoisers.OneLayerDenoiser>` with ``W_PV = aI`` and ``W_KQ = bI`` on a grid: shape ``(len(a), len(b))``.
+
+    Parameters
+    ----------
+    task : CleanContextTask
+        The task (an :class:`ebcore.tasks.CleanContextTask`).
+    attention : str
+        ``"softmax"`` or ``"linear"``.
+    a_values : array_like of float
+        The grid of value scales :math:`a` (any sign).
+    b_values : array_like of float
+        The grid of key-query scales :math:`b` (any sign).
+    split : str
+        The split the loss is taken on.
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(a_values), len(b_values))
+        The loss at every grid point.
+
+    Raises
+    ------
+    TypeError
+        If ``task`` is not a :class:`~ebcore.tasks.CleanContextTask`, or ``a_values`` or ``b_values``
+        is not real numbers.
+    ValueError
+        If ``a_values`` or ``b_values`` is not a non-empty 1-D list of finite numbers, ``split`` is
+        unknown, or ``attention`` is neither ``"softmax"`` nor ``"linear"``.
+    """
     if not isinstance(task, CleanContextTask):
         raise TypeError(f"task must be a CleanContextTask, got {type(task).__name__}")
     a_grid = check_grid(a_values, "a_values", positive=False)

@@ -48,6 +48,31 @@ class AttentionDenoiser(nn.Module):
     :math:`Q y_i` (the noisy input, with ``skip=True``; the refined token :math:`p^{(L)}_i` with
     ``skip=False``) and keys :math:`K p^{(L)}_j`. ``tied=True`` shares one set of layer parameters
     across all layers. Input and output: ``(N, dim)`` or ``(B, N, dim)``.
+
+    Parameters
+    ----------
+    dim : int >= 1
+        The tokens' dimension.
+    depth : int >= 0
+        The number of residual layers (Stage 1).
+    kernel : str
+        One of :data:`ATTENTION_KERNELS`: ``"gaussian"`` or ``"softmax"``.
+    tied : bool
+        Share one set of layer parameters across all layers.
+    skip : bool
+        Feed the noisy input to the final step as its query (the long skip connection).
+    seed : int >= 0
+        Seeds the random initial maps (each entry :math:`N(0, 1/\text{dim})`; every step 0.1).
+    dtype : torch.dtype
+        ``torch.float32`` or ``torch.float64``.
+
+    Raises
+    ------
+    TypeError
+        If ``dim``, ``depth`` or ``seed`` is not an integer, ``tied`` or ``skip`` is not a bool, or
+        ``dtype`` is neither ``torch.float32`` nor ``torch.float64``.
+    ValueError
+        If ``dim < 1``, ``depth < 0``, ``kernel`` is unknown, or ``seed`` is negative.
     """
 
     def __init__(self, dim: int, depth: int, *, kernel: str = "gaussian", tied: bool = False, skip: bool = True,
@@ -84,6 +109,40 @@ class AttentionDenoiser(nn.Module):
         :math:`\eta_\ell = \eta`; final :math:`Q = K = I/h_q`, :math:`V = I`, with the skip
         connection. With the Gaussian kernel it computes
         ``ebcore.two_stage_denoise(y, bandwidth, step, depth, query_bandwidth)`` ({prf:ref}`thm-stage-two`).
+
+        Parameters
+        ----------
+        depth : int >= 0
+            The number of residual layers.
+        bandwidth : float > 0
+            Stage 1's bandwidth :math:`h`.
+        step : float > 0
+            The residual step :math:`\eta` of every layer.
+        query_bandwidth : float > 0
+            Stage 2's bandwidth :math:`h_q`.
+        dim : int >= 1
+            The tokens' dimension.
+        kernel : str
+            One of :data:`ATTENTION_KERNELS`.
+        tied : bool
+            Share one set of layer parameters across all layers.
+        dtype : torch.dtype
+            ``torch.float32`` or ``torch.float64``.
+
+        Returns
+        -------
+        AttentionDenoiser
+            The model with the theory's parameters.
+
+        Raises
+        ------
+        TypeError
+            If ``bandwidth``, ``step`` or ``query_bandwidth`` is not a real number, ``depth`` or ``dim`` is
+            not an integer, ``tied`` is not a bool, or ``dtype`` is neither ``torch.float32`` nor
+            ``torch.float64``.
+        ValueError
+            If ``bandwidth`` or ``query_bandwidth`` is not a finite number in ``[1e-150, 1e150]``, ``step``
+            is not a finite number > 0, ``depth < 0``, ``dim < 1``, or ``kernel`` is unknown.
         """
         h = check_scale(bandwidth, "bandwidth")
         eta = check_positive(step, "step")
@@ -126,6 +185,26 @@ class AttentionDenoiser(nn.Module):
         return p
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Denoise the tokens with Stage 1's ``depth`` layers, then the final attention step.
+
+        Parameters
+        ----------
+        tokens : torch.Tensor, shape (N, dim) or (B, N, dim)
+            The noisy tokens, of the model's dtype.
+
+        Returns
+        -------
+        torch.Tensor
+            The denoised tokens, shaped like ``tokens``.
+
+        Raises
+        ------
+        TypeError
+            If ``tokens`` is not a torch tensor of the model's dtype.
+        ValueError
+            If ``tokens`` is not of shape ``(N, dim)`` or ``(B, N, dim)``, is empty or holds a non-finite
+            value.
+        """
         self._check_tokens(tokens)
         refined = self._refine(tokens)
         queries = tokens if self.skip else refined
@@ -140,6 +219,24 @@ class OneLayerDenoiser(nn.Module):
     attention returns :math:`W_{PV}\sum_t \operatorname{softmax}_t(\langle x_t, W_{KQ}\,y\rangle)\, x_t`;
     linear attention returns :math:`W_{PV}\,\frac1L \sum_t x_t \langle x_t, W_{KQ}\, y\rangle`. The
     predecessor's optima are :math:`W_{PV} = aI`, :math:`W_{KQ} = bI`. Output ``(B, n)``.
+
+    Parameters
+    ----------
+    dim : int >= 1
+        The tokens' dimension ``n``.
+    attention : str
+        ``"softmax"`` or ``"linear"``.
+    seed : int >= 0
+        Seeds the random initial ``value`` and ``key_query`` maps (entries :math:`N(0, 1/n)`).
+    dtype : torch.dtype
+        The parameters' floating dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``dim`` or ``seed`` is not an integer.
+    ValueError
+        If ``dim < 1``, ``attention`` is unknown, or ``seed`` is negative.
     """
 
     def __init__(self, dim: int, *, attention: str = "softmax", seed: int = 0, dtype: torch.dtype = torch.float64):
@@ -155,6 +252,25 @@ class OneLayerDenoiser(nn.Module):
         return f"dim={self.dim}, attention={self.attention!r}"
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Estimate each sequence's clean query from its context and its noisy query.
+
+        Parameters
+        ----------
+        tokens : torch.Tensor, shape (B, L + 1, dim)
+            ``L >= 1`` clean context tokens followed by the noisy query, of the model's dtype.
+
+        Returns
+        -------
+        torch.Tensor, shape (B, dim)
+            The estimates of the clean queries.
+
+        Raises
+        ------
+        TypeError
+            If ``tokens`` is not a torch tensor of the model's dtype.
+        ValueError
+            If ``tokens`` is not of shape ``(B, L + 1, dim)`` with ``L >= 1``, or holds a non-finite value.
+        """
         if not isinstance(tokens, torch.Tensor):
             raise TypeError(f"tokens must be a torch tensor, got {type(tokens).__name__}")
         if tokens.ndim != 3 or tokens.shape[-1] != self.dim or tokens.shape[1] < 2:

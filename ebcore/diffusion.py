@@ -94,7 +94,23 @@ ONE_D_PRIORS = ("gaussian", "mixture")
 
 
 def one_d_prior(name: str) -> Prior:
-    """``"gaussian"``: N(0, 1); ``"mixture"``: 0.5 N(-1.5, 0.09) + 0.5 N(1, 0.09)."""
+    """``"gaussian"``: N(0, 1); ``"mixture"``: 0.5 N(-1.5, 0.09) + 0.5 N(1, 0.09).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`ONE_D_PRIORS`.
+
+    Returns
+    -------
+    Prior
+        A :class:`~ebcore.priors.Gaussian` or a :class:`~ebcore.priors.GaussianMixture` on the line.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :data:`ONE_D_PRIORS`.
+    """
     from .priors import GaussianMixture
     from .validation import check_choice
 
@@ -107,13 +123,55 @@ def one_d_prior(name: str) -> Prior:
 @implements("conj-reverse-diffusion")
 def error_grid(prior_name: str, sigma, sizes, bandwidths, max_step, time, n_contexts, seed: int,
                schedule: bool = False):
-    """Mean trajectory error (:func:`trajectory_error`) on a grid of token counts x bandwidths.
+    r"""Mean trajectory error (:func:`trajectory_error`) on a grid of token counts x bandwidths.
 
     ``bandwidths`` is one list used for every size, or with ``schedule=True`` one bandwidth per size.
     ``n_contexts`` is one count for every size or one count per size (small contexts are cheap and
     their errors noisy, so they can afford more). Results go through the results cache. Returns
     ``(mean, standard_error)`` arrays shaped ``(len(sizes), len(bandwidths))`` (``(len(sizes),)``
     for a schedule); the standard error is over contexts.
+
+    Parameters
+    ----------
+    prior_name : str
+        One of :data:`ONE_D_PRIORS` (see :func:`one_d_prior`).
+    sigma : float > 0
+        The noise level :math:`\sigma`.
+    sizes : sequence of int
+        The token counts, each >= 2.
+    bandwidths : sequence of float
+        The bandwidths, each > 0: a grid, or one per size with ``schedule``.
+    max_step : float > 0
+        The largest residual step (see :func:`trajectory_error`).
+    time : float > 0
+        The continuous time at which the errors are taken (below :math:`\sigma^2/2`).
+    n_contexts : int or sequence of int
+        Contexts per grid point, each >= 2: one count, or one per size.
+    seed : int >= 0
+        Seeds the contexts (each grid point draws from ``[seed, index]``).
+    schedule : bool
+        Pair ``sizes`` and ``bandwidths`` one to one instead of taking every combination.
+
+    Returns
+    -------
+    mean : numpy.ndarray, shape (len(sizes), len(bandwidths)) or (len(sizes),)
+        The mean RMS error over contexts.
+    standard_error : numpy.ndarray
+        Its standard error over contexts, of the same shape.
+
+    Raises
+    ------
+    TypeError
+        If ``sigma``, ``max_step``, ``time`` or a bandwidth is not a real number, ``sizes`` or
+        ``bandwidths`` is not a sequence, a size, a context count or ``seed`` is not an integer, or
+        ``schedule`` is not a bool.
+    ValueError
+        If ``prior_name`` is unknown, ``sigma`` or a bandwidth is not a finite number in
+        ``[1e-150, 1e150]``, a size is below 2, ``bandwidths`` is empty, ``max_step`` or ``time`` is
+        not a finite number > 0, ``seed`` is negative, ``schedule`` pairs lists of different lengths,
+        ``n_contexts`` is neither one count nor one per size or holds a count below 2, or (when the
+        grid is computed) ``time`` is not below :math:`\sigma^2/2` or a point needs more than
+        ``MAX_LAYERS`` layers.
     """
     from .cache import cached
     from .validation import check_choice, check_int, check_int_sequence
@@ -170,6 +228,31 @@ def gaussian_meanfield_bias(prior_variance, sigma, bandwidth, time) -> float:
     Both maps are linear in :math:`y - m`: :math:`\sqrt{v_h(t)/v_0}` and :math:`\sqrt{(v_0 - 2t)/v_0}`
     with :math:`v_0 = s_0^2 + \sigma^2`, so the RMS distance is
     :math:`\lvert\sqrt{v_h(t)} - \sqrt{v_0 - 2t}\rvert` (as :math:`E(y-m)^2 = v_0`).
+
+    Parameters
+    ----------
+    prior_variance : float > 0
+        The prior's variance :math:`s_0^2`.
+    sigma : float > 0
+        The noise level :math:`\sigma`.
+    bandwidth : float > 0
+        The kernel bandwidth :math:`h` of the mean-field flow.
+    time : float, 0 < time < sigma**2 / 2
+        The continuous time :math:`t`.
+
+    Returns
+    -------
+    float
+        The RMS distance.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a real number.
+    ValueError
+        If ``sigma`` or ``bandwidth`` is not a finite number in ``[1e-150, 1e150]``,
+        ``prior_variance`` or ``time`` is not a finite number > 0, or ``time`` is not below
+        :math:`\sigma^2/2`.
     """
     from .horizon import gaussian_variance_ode
 

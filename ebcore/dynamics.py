@@ -46,8 +46,8 @@ def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = Fals
 
     Parameters
     ----------
-    tokens : array, shape (N, d) or (B, N, d)
-        Initial tokens (B independent contexts when batched).
+    tokens : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+        Initial tokens (B independent contexts when batched), float32 or float64.
     bandwidth : float > 0
         Kernel bandwidth :math:`h`.
     step : float >= 0
@@ -59,6 +59,24 @@ def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = Fals
         Return the whole trajectory, shape ``(depth + 1, N, d)`` (``(depth + 1, B, N, d)``
         batched), instead of the final tokens.
 
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        The tokens after ``depth`` layers, shaped like ``tokens`` (or the trajectory, see
+        ``return_trajectory``), of the caller's type (numpy or torch).
+
+    Raises
+    ------
+    TypeError
+        If ``tokens`` is not a numpy array or torch tensor of dtype float32 or float64, or
+        ``bandwidth``, ``step`` or ``depth`` is not a number (``depth`` not an integer).
+    ValueError
+        If ``tokens`` is not 2-D or 3-D, is empty or holds a non-finite value, ``bandwidth`` is not a
+        finite number in ``[1e-150, 1e150]``, ``step`` is negative, not finite or above ``1e150``, or
+        ``depth`` is negative.
+
+    Notes
+    -----
     Cost :math:`O(\text{depth}\, N^2 d)`, at the speed of :func:`ebcore.kernel.posterior_mean`.
     """
     (p,), back = to_torch(tokens=tokens)
@@ -85,7 +103,27 @@ def energy(tokens, bandwidth):
     .. math:: E_h(p_1..p_N) = -h^2 \log\Bigl(\frac{1}{N^2}\sum_{i,j} e^{-|p_i - p_j|^2/2h^2}\Bigr) \ge 0,
 
     :math:`h^2` times the quadratic Renyi entropy of the smoothed empirical measure up to a constant.
-    Returns a scalar (or shape (B,) for batched tokens), of the caller's type.
+
+    Parameters
+    ----------
+    tokens : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+        The tokens :math:`p_i`, float32 or float64 (B independent contexts when batched).
+    bandwidth : float > 0
+        Kernel bandwidth :math:`h`.
+
+    Returns
+    -------
+    float array or tensor, shape () or (B,)
+        The energy: a scalar (0-d), or one per context for batched tokens, of the caller's type.
+
+    Raises
+    ------
+    TypeError
+        If ``tokens`` is not a numpy array or torch tensor of dtype float32 or float64, or
+        ``bandwidth`` is not a real number.
+    ValueError
+        If ``tokens`` is not 2-D or 3-D, is empty or holds a non-finite value, or ``bandwidth`` is not
+        a finite number in ``[1e-150, 1e150]``.
     """
     (p,), back = to_torch(tokens=tokens)
     _check_tokens(p)
@@ -111,7 +149,32 @@ def query_energy(z, tokens, bandwidth):
     r"""The landscape a query sees: :math:`E_q(z) = -h^2 \log \sum_j e^{-|z - p_j|^2/2h^2}`.
 
     One attention step is an exact unit gradient step on it,
-    :math:`A_h(z) = z - \nabla E_q(z)` ({prf:ref}`prop-query-energy`). Shape (M,) or (B, M).
+    :math:`A_h(z) = z - \nabla E_q(z)` ({prf:ref}`prop-query-energy`).
+
+    Parameters
+    ----------
+    z : numpy.ndarray or torch.Tensor, shape (M, d) or (B, M, d)
+        The query points, floating point.
+    tokens : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+        The tokens :math:`p_j`, float32 or float64, batched like ``z``.
+    bandwidth : float > 0
+        Kernel bandwidth :math:`h`.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (M,) or (B, M)
+        :math:`E_q` at each query, of the caller's type (numpy or torch).
+
+    Raises
+    ------
+    TypeError
+        If ``z`` or ``tokens`` is not a floating-point numpy array or torch tensor (``tokens``
+        float32 or float64), if numpy and torch inputs are mixed, or if ``bandwidth`` is not a real
+        number.
+    ValueError
+        If ``z`` or ``tokens`` is not 2-D or 3-D, is empty or holds a non-finite value, if one is
+        batched and the other not, if their dimensions or batch sizes disagree, or if ``bandwidth`` is
+        not a finite number in ``[1e-150, 1e150]``.
     """
     (q, p), back = to_torch(z=z, tokens=tokens)
     h = check_scale(bandwidth, "bandwidth")
@@ -134,6 +197,34 @@ def two_stage_denoise(noisy_tokens, bandwidth, step, depth, query_bandwidth):
     Returns :math:`A_{h_q}(y_i;\, p^{(L)}_{1..N})` for every noisy token :math:`y_i`: the posterior
     mean of a point of the refined particle cloud observed through noise of level ``query_bandwidth``
     (:math:`h_q`; the theory sets it to the noise level :math:`\sigma`, {prf:ref}`thm-stage-two`).
+
+    Parameters
+    ----------
+    noisy_tokens : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+        The noisy tokens :math:`y_i`, float32 or float64 (B independent contexts when batched).
+    bandwidth : float > 0
+        Stage 1's kernel bandwidth :math:`h`.
+    step : float >= 0
+        Stage 1's residual step :math:`\eta`.
+    depth : int >= 0
+        Stage 1's number of layers :math:`L` (0: Stage 2 against the noisy tokens themselves).
+    query_bandwidth : float > 0
+        Stage 2's bandwidth :math:`h_q`.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        The denoised tokens, shaped like ``noisy_tokens``, of the caller's type (numpy or torch).
+
+    Raises
+    ------
+    TypeError
+        If ``noisy_tokens`` is not a numpy array or torch tensor of dtype float32 or float64, or a
+        scalar argument is not a number (``depth`` not an integer).
+    ValueError
+        If ``noisy_tokens`` is not 2-D or 3-D, is empty or holds a non-finite value, ``bandwidth`` or
+        ``query_bandwidth`` is not a finite number in ``[1e-150, 1e150]``, ``step`` is negative or not
+        finite, or ``depth`` is negative.
     """
     (y,), back = to_torch(noisy_tokens=noisy_tokens)
     _check_tokens(y, "noisy_tokens")
@@ -144,7 +235,30 @@ def two_stage_denoise(noisy_tokens, bandwidth, step, depth, query_bandwidth):
 
 @implements("prop-continuous-limit")
 def flow_time(step, bandwidth, depth) -> float:
-    r"""Continuous time reached after ``depth`` layers: :math:`t = \text{depth}\cdot\eta h^2`."""
+    r"""Continuous time reached after ``depth`` layers: :math:`t = \text{depth}\cdot\eta h^2`.
+
+    Parameters
+    ----------
+    step : float > 0
+        The residual step :math:`\eta`.
+    bandwidth : float > 0
+        The kernel bandwidth :math:`h`.
+    depth : int >= 0
+        The number of layers.
+
+    Returns
+    -------
+    float
+        The continuous time :math:`t`.
+
+    Raises
+    ------
+    TypeError
+        If ``step`` or ``bandwidth`` is not a real number, or ``depth`` is not an integer.
+    ValueError
+        If ``step`` is not a finite number > 0, ``bandwidth`` is not a finite number in
+        ``[1e-150, 1e150]``, or ``depth`` is negative.
+    """
     eta = check_positive(step, "step")
     h = check_scale(bandwidth, "bandwidth")
     layers = check_int(depth, "depth", minimum=0)
@@ -159,7 +273,32 @@ MAX_LAYERS = 1e9
 def flow_depth(step, bandwidth, time) -> int:
     r"""Layers needed to reach continuous time ``time``: :math:`t / (\eta h^2)` rounded to the nearest
     integer (halves round up), so ``flow_time(step, h, flow_depth(step, h, t))`` is within half a
-    layer, :math:`\eta h^2/2`, of ``t``."""
+    layer, :math:`\eta h^2/2`, of ``t``.
+
+    Parameters
+    ----------
+    step : float > 0
+        The residual step :math:`\eta`.
+    bandwidth : float > 0
+        The kernel bandwidth :math:`h`.
+    time : float >= 0
+        The continuous time :math:`t` to reach.
+
+    Returns
+    -------
+    int
+        The number of layers.
+
+    Raises
+    ------
+    TypeError
+        If ``step``, ``bandwidth`` or ``time`` is not a real number.
+    ValueError
+        If ``step`` is not a finite number > 0, ``bandwidth`` is not a finite number in
+        ``[1e-150, 1e150]``, ``time`` is negative or not finite, or the depth would exceed the
+        module's ``MAX_LAYERS`` (the module binds that name twice; the later binding, ``10**6``, is
+        the one in force).
+    """
     eta = check_positive(step, "step")
     h = check_scale(bandwidth, "bandwidth")
     t = check_nonnegative(time, "time")
@@ -189,7 +328,36 @@ def euler_error_against_ode(tokens, bandwidth, steps, time, rtol: float = 1e-11)
 
     The ODE is solved by scipy's DOP853 (eighth order, tolerance ``rtol``); for each step size the
     flow runs :func:`flow_depth` layers, and ``time`` must be a whole number of layers for each step.
-    Returns one RMS error per step (numpy, float64).
+
+    Parameters
+    ----------
+    tokens : numpy.ndarray, shape (N, d)
+        The initial tokens, floating point (numpy only).
+    bandwidth : float > 0
+        The kernel bandwidth :math:`h`.
+    steps : array_like of float, shape (K,)
+        The residual steps :math:`\eta` to compare, each > 0.
+    time : float > 0
+        The continuous time at which the distances are taken.
+    rtol : float, 0 < rtol < 1
+        The ODE solver's relative tolerance (its absolute tolerance is ``rtol / 10``).
+
+    Returns
+    -------
+    numpy.ndarray, shape (K,)
+        One RMS error per step (float64).
+
+    Raises
+    ------
+    TypeError
+        If ``tokens`` is not a floating-point numpy array, ``steps`` is not real numbers, or
+        ``bandwidth``, ``time`` or ``rtol`` is not a real number.
+    ValueError
+        If ``tokens`` is not 2-D, is empty or holds a non-finite value, ``bandwidth`` is not a finite
+        number in ``[1e-150, 1e150]``, ``time`` is not a finite number > 0, ``rtol`` is outside
+        ``(0, 1)``, ``steps`` is not a non-empty 1-D list of finite positive numbers, the smallest step
+        would need more than ``MAX_LAYERS`` layers, or ``time`` is not a whole number of layers for
+        some step.
     """
     from scipy.integrate import solve_ivp
 
@@ -226,6 +394,36 @@ def two_stage_sweep(noisy_tokens, bandwidth, step, depth, query_bandwidth):
     Returns ``(trajectory, outputs)``, both shaped ``(depth + 1, N, d)`` (``(depth + 1, B, N, d)``
     batched): ``outputs[k]`` is :func:`two_stage_denoise` with ``depth=k``. Used to find the best
     depth without re-running the flow for each candidate.
+
+    Parameters
+    ----------
+    noisy_tokens : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+        The noisy tokens, float32 or float64.
+    bandwidth : float > 0
+        Stage 1's kernel bandwidth :math:`h`.
+    step : float >= 0
+        Stage 1's residual step :math:`\eta`.
+    depth : int >= 0
+        The deepest Stage 1 depth.
+    query_bandwidth : float > 0
+        Stage 2's bandwidth :math:`h_q`.
+
+    Returns
+    -------
+    trajectory : numpy.ndarray or torch.Tensor, shape (depth + 1, N, d) or (depth + 1, B, N, d)
+        The Stage 1 tokens after each number of layers ``0..depth``.
+    outputs : numpy.ndarray or torch.Tensor, shape (depth + 1, N, d) or (depth + 1, B, N, d)
+        The Stage 2 output at each depth; both of the caller's type (numpy or torch).
+
+    Raises
+    ------
+    TypeError
+        If ``noisy_tokens`` is not a numpy array or torch tensor of dtype float32 or float64, or a
+        scalar argument is not a number (``depth`` not an integer).
+    ValueError
+        If ``noisy_tokens`` is not 2-D or 3-D, is empty or holds a non-finite value, ``bandwidth`` or
+        ``query_bandwidth`` is not a finite number in ``[1e-150, 1e150]``, ``step`` is negative or not
+        finite, or ``depth`` is negative.
     """
     (y,), back = to_torch(noisy_tokens=noisy_tokens)
     _check_tokens(y, "noisy_tokens")

@@ -52,7 +52,24 @@ _SETTINGS = {
 
 
 def ensemble_settings(architecture: str) -> dict:
-    """``n_runs``, ``n_keep`` and ``epochs`` (per optimizer) at the current scale."""
+    """``n_runs``, ``n_keep`` and ``epochs`` (per optimizer) at the current scale.
+
+    Parameters
+    ----------
+    architecture : str
+        One of ``ebcore.nets.ARCHITECTURES``: ``"fcp"``, ``"lenet"``, ``"lstm"`` or
+        ``"autoencoder"``.
+
+    Returns
+    -------
+    dict
+        ``{"n_runs": int, "n_keep": int, "epochs": {optimizer: int}}`` (a fresh copy).
+
+    Raises
+    ------
+    ValueError
+        If ``architecture`` is unknown, or ``EBCORE_SCALE`` is neither ``"default"`` nor ``"paper"``.
+    """
     check_choice(architecture, "architecture", nets.ARCHITECTURES)
     table = at_scale(_SETTINGS["default"], _SETTINGS["paper"])
     settings = table[architecture]
@@ -94,7 +111,26 @@ class Ensemble:
         return int(self.solutions["train"].shape[1])
 
     def losses_at(self, kind: str, split: str) -> np.ndarray:
-        """Loss on ``split`` at each kept run's ``kind`` solution (read off the recorded curves)."""
+        """Loss on ``split`` at each kept run's ``kind`` solution (read off the recorded curves).
+
+        Parameters
+        ----------
+        kind : str
+            A solution kind, a key of :data:`ebcore.training.SOLUTIONS`: ``"train"``,
+            ``"early_stopped"`` or ``"validation_stopped"``.
+        split : str
+            ``"train"``, ``"validation"`` or ``"test"``.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_keep,)
+            The loss of each kept run.
+
+        Raises
+        ------
+        ValueError
+            If ``kind`` or ``split`` is unknown.
+        """
         check_choice(kind, "kind", tuple(training.SOLUTIONS))
         check_choice(split, "split", nets.SPLITS)
         epochs = self.best_epoch[kind]
@@ -116,6 +152,43 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
     Defaults come from :func:`ensemble_settings` (``EBCORE_SCALE=paper``: 75 runs, 48 kept, the
     paper's 1,000 L-BFGS epochs). ``n_jobs`` processes (default: one per core, at most one per
     run) each train with one thread; ``backend`` is passed to :class:`joblib.Parallel`.
+
+    Parameters
+    ----------
+    architecture : str
+        One of ``ebcore.nets.ARCHITECTURES``: ``"fcp"``, ``"lenet"``, ``"lstm"`` or
+        ``"autoencoder"``.
+    optimizer : str
+        One of ``OPTIMIZERS``: ``"lbfgs_gss"`` or ``"sgd"`` (:func:`optimizer_spec`).
+    n_runs : int >= 1, optional
+        Initialisations trained (default from :func:`ensemble_settings`).
+    n_keep : int, 1 <= n_keep <= n_runs, optional
+        Runs kept, those with the lowest training loss (default from :func:`ensemble_settings`).
+    epochs : int >= 1, optional
+        Epochs per run (default from :func:`ensemble_settings`, per optimizer).
+    first_seed : int >= 0
+        The first run's seed (initialisation and batch order).
+    n_jobs : int >= 1, optional
+        Worker processes.
+    backend : str, optional
+        A :class:`joblib.Parallel` backend name.
+    progress : bool, optional
+        Show a progress bar (default: as ``EBCORE_PROGRESS`` decides).
+
+    Returns
+    -------
+    Ensemble
+        The kept runs: their seeds, solutions, loss curves, best epochs and training losses.
+
+    Raises
+    ------
+    TypeError
+        If ``n_runs``, ``n_keep``, ``epochs``, ``first_seed`` or ``n_jobs`` is not an integer, or
+        ``backend`` is neither a string nor ``None``.
+    ValueError
+        If ``architecture`` or ``optimizer`` is unknown, ``EBCORE_SCALE`` is invalid, ``n_runs``,
+        ``n_keep``, ``epochs`` or ``n_jobs`` is below 1, ``n_keep > n_runs``, or ``first_seed`` is
+        negative.
     """
     settings = ensemble_settings(architecture)
     check_choice(optimizer, "optimizer", OPTIMIZERS)
@@ -148,6 +221,25 @@ def compare_means(a, b) -> dict:
 
     Returns ``{"mean_a", "se_a", "mean_b", "se_b", "z"}`` with ``z = (mean_a - mean_b) /
     sqrt(se_a^2 + se_b^2)`` (NaN when both standard errors are 0). Each sample needs at least two values.
+
+    Parameters
+    ----------
+    a : array_like of float, shape (n,)
+        The first sample, at least two values.
+    b : array_like of float, shape (k,)
+        The second sample, at least two values.
+
+    Returns
+    -------
+    dict
+        ``{"mean_a", "se_a", "mean_b", "se_b", "z"}``, floats.
+
+    Raises
+    ------
+    TypeError
+        If ``a`` or ``b`` is not real numbers.
+    ValueError
+        If ``a`` or ``b`` is a scalar, holds a non-finite value or has fewer than two values.
     """
     (mean_a, se_a), (mean_b, se_b) = mean_and_se(a, name="a"), mean_and_se(b, name="b")
     scale = np.hypot(se_a, se_b)

@@ -21,7 +21,30 @@ __all__ = ["gaussian_horizon", "gaussian_depth", "gaussian_variance_ode", "gauss
 @implements("thm-gaussian-horizon")
 def gaussian_horizon(sigma, bandwidth, prior_variance) -> float:
     r""":math:`T^*(\sigma, h, s_0^2) = \tfrac12[\sigma^2 + h^2 \log(1 + \sigma^2/s_0^2)]`; as
-    :math:`h \to 0` it tends to :math:`\sigma^2/2`, the horizon of the reverse heat flow."""
+    :math:`h \to 0` it tends to :math:`\sigma^2/2`, the horizon of the reverse heat flow.
+
+    Parameters
+    ----------
+    sigma : float > 0
+        The noise level :math:`\sigma`.
+    bandwidth : float >= 0
+        The kernel bandwidth :math:`h` (0 gives the reverse heat flow's horizon).
+    prior_variance : float > 0
+        The prior's variance per coordinate :math:`s_0^2`.
+
+    Returns
+    -------
+    float
+        The horizon :math:`T^*` (continuous time).
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a real number.
+    ValueError
+        If ``sigma`` is not a finite number in ``[1e-150, 1e150]``, ``bandwidth`` is negative or not
+        finite, ``prior_variance`` is not a finite number > 0, or the result overflows float64.
+    """
     s = check_scale(sigma, "sigma")
     h = check_nonnegative(bandwidth, "bandwidth")
     v = check_positive(prior_variance, "prior_variance")
@@ -30,7 +53,33 @@ def gaussian_horizon(sigma, bandwidth, prior_variance) -> float:
 
 @implements("thm-gaussian-horizon")
 def gaussian_depth(sigma, bandwidth, prior_variance, step) -> int:
-    """:math:`L^* =` :func:`~ebcore.dynamics.flow_depth` of :func:`gaussian_horizon`: layers to return to the prior."""
+    r""":math:`L^* =` :func:`~ebcore.dynamics.flow_depth` of :func:`gaussian_horizon`: layers to return to the prior.
+
+    Parameters
+    ----------
+    sigma : float > 0
+        The noise level :math:`\sigma`.
+    bandwidth : float > 0
+        The kernel bandwidth :math:`h`.
+    prior_variance : float > 0
+        The prior's variance per coordinate :math:`s_0^2`.
+    step : float > 0
+        The residual step :math:`\eta`.
+
+    Returns
+    -------
+    int
+        The depth :math:`L^*`.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a real number.
+    ValueError
+        If ``sigma`` or ``bandwidth`` is not a finite number in ``[1e-150, 1e150]``,
+        ``prior_variance`` or ``step`` is not a finite number > 0, the horizon overflows float64, or
+        the depth exceeds :func:`~ebcore.dynamics.flow_depth`'s limit.
+    """
     return flow_depth(step, bandwidth, gaussian_horizon(sigma, bandwidth, prior_variance))
 
 
@@ -38,7 +87,31 @@ def gaussian_depth(sigma, bandwidth, prior_variance, step) -> int:
 def gaussian_variance_ode(initial_variance, bandwidth, time):
     r"""Exact solution of :math:`\dot v = -2v/(v + h^2)`: :math:`v + h^2 \log v = v_0 + h^2 \log v_0 - 2t`,
     i.e. :math:`v = h^2\, \omega\bigl((v_0 + h^2\log v_0 - 2t)/h^2 - \log h^2\bigr)` with Wright's omega
-    function (:math:`\omega + \log\omega = z`). ``time`` may be an array; returns an array."""
+    function (:math:`\omega + \log\omega = z`). ``time`` may be an array; returns an array.
+
+    Parameters
+    ----------
+    initial_variance : float > 0
+        The variance per coordinate at time 0, :math:`v_0`.
+    bandwidth : float > 0
+        The kernel bandwidth :math:`h`.
+    time : float or array_like of float
+        The times :math:`t \ge 0`.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`v(t)`, shaped like ``time`` (0-d for a scalar time).
+
+    Raises
+    ------
+    TypeError
+        If ``initial_variance`` or ``bandwidth`` is not a real number, or ``time`` is not real
+        numbers.
+    ValueError
+        If ``initial_variance`` is not a finite number > 0, ``bandwidth`` is not a finite number in
+        ``[1e-150, 1e150]``, or a time is negative or not finite.
+    """
     v0 = check_positive(initial_variance, "initial_variance")
     h = check_scale(bandwidth, "bandwidth")
     t = as_float_array(time, "time")
@@ -55,6 +128,32 @@ def gaussian_variance_layers(initial_variance, bandwidth, step, depth):
 
     A layer maps :math:`x - m \mapsto (1 - \eta h^2/(v + h^2))(x - m)` (the Gaussian kernel posterior
     mean is linear), so :math:`v_{k+1} = v_k\,(1 - \eta h^2/(v_k + h^2))^2`.
+
+    Parameters
+    ----------
+    initial_variance : float > 0
+        The variance per coordinate before the first layer, :math:`v_0`.
+    bandwidth : float > 0
+        The kernel bandwidth :math:`h`.
+    step : float >= 0
+        The residual step :math:`\eta`.
+    depth : int >= 0
+        The number of layers.
+
+    Returns
+    -------
+    numpy.ndarray, shape (depth + 1,)
+        :math:`v_0, \dots, v_{\text{depth}}`.
+
+    Raises
+    ------
+    TypeError
+        If ``initial_variance``, ``bandwidth`` or ``step`` is not a real number, or ``depth`` is not an
+        integer.
+    ValueError
+        If ``initial_variance`` is not a finite number > 0, ``bandwidth`` is not a finite number in
+        ``[1e-150, 1e150]``, ``step`` is negative or not finite, ``depth`` is negative, or the variance
+        overflows float64.
     """
     v = check_positive(initial_variance, "initial_variance")
     h = check_scale(bandwidth, "bandwidth")
@@ -79,7 +178,32 @@ def exact_step(sigma, bandwidth, prior_variance, depth) -> float:
     :math:`\eta \in (0, 1]` (the final variance falls monotonically in :math:`\eta` there, since each
     layer multiplies it by :math:`(1 - \eta h^2/(v + h^2))^2`); this makes the layered population
     estimator of {prf:ref}`thm-gaussian-recovery` exact, with no :math:`O(\eta)` time-step error.
-    Raises ValueError when even :math:`\eta = 1` does not reach :math:`s_0^2` in ``depth`` layers.
+
+    Parameters
+    ----------
+    sigma : float > 0
+        The noise level :math:`\sigma`.
+    bandwidth : float > 0
+        The kernel bandwidth :math:`h`.
+    prior_variance : float > 0
+        The prior's variance per coordinate :math:`s_0^2`.
+    depth : int >= 1
+        The number of layers.
+
+    Returns
+    -------
+    float
+        The step :math:`\eta \in (0, 1]`.
+
+    Raises
+    ------
+    TypeError
+        If ``sigma``, ``bandwidth`` or ``prior_variance`` is not a real number, or ``depth`` is not an
+        integer.
+    ValueError
+        If ``sigma`` or ``bandwidth`` is not a finite number in ``[1e-150, 1e150]``,
+        ``prior_variance`` is not a finite number > 0, ``depth < 1``, or even :math:`\eta = 1` does not
+        reach :math:`s_0^2` in ``depth`` layers.
     """
     from scipy.optimize import brentq
 

@@ -39,7 +39,37 @@ ESTIMATORS = ("rbf", "softmax", "linear")
 
 
 def in_context_estimate(estimator: str, queries, context, sigma, prior_variance: float | None = None):
-    """Apply one read-out to queries (B, Q, n) against clean contexts (B, L, n)."""
+    r"""Apply one read-out to queries (B, Q, n) against clean contexts (B, L, n).
+
+    Parameters
+    ----------
+    estimator : str
+        One of ``ESTIMATORS``: ``"rbf"``, ``"softmax"`` or ``"linear"`` (see the module docstring).
+    queries : numpy.ndarray or torch.Tensor, shape (Q, n) or (B, Q, n)
+        The noisy queries, floating point.
+    context : numpy.ndarray or torch.Tensor, shape (L, n) or (B, L, n)
+        The clean context tokens, batched like ``queries``.
+    sigma : float > 0
+        The noise level :math:`\sigma` (the RBF bandwidth; softmax scale :math:`1/\sigma^2`).
+    prior_variance : float > 0, optional
+        The prior's variance per coordinate :math:`s_0^2`; required by the linear read-out only.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        The estimates, shaped like ``queries``, of the caller's type (numpy or torch).
+
+    Raises
+    ------
+    TypeError
+        If ``queries`` or ``context`` is not a floating-point numpy array or torch tensor, if numpy
+        and torch inputs are mixed, or if ``sigma`` or ``prior_variance`` is not a real number.
+    ValueError
+        If ``estimator`` is unknown, ``sigma`` is not a finite number in ``[1e-150, 1e150]``,
+        ``queries`` or ``context`` is not 2-D or 3-D, is empty or holds a non-finite value, one is
+        batched and the other not, their dimensions or batch sizes disagree, or the linear read-out
+        is asked for without a ``prior_variance`` that is a finite number > 0.
+    """
     check_choice(estimator, "estimator", ESTIMATORS)
     s = check_scale(sigma, "sigma")
     (queries, context), back = to_torch(queries=queries, context=context)
@@ -107,6 +137,26 @@ def softmax_gaussian_limit(prior_variance, sigma) -> float:
     ``W_KQ = I/sigma^2`` over a clean context from a centred Gaussian with variance :math:`s_0^2`
     in each of its directions: :math:`f_L(y) \to a\, P y` ({prf:ref}`prop-softmax-tilt`), against
     the Bayes slope :math:`s_0^2/(s_0^2 + \sigma^2)`.
+
+    Parameters
+    ----------
+    prior_variance : float > 0
+        The prior's variance :math:`s_0^2` in each of its directions.
+    sigma : float > 0
+        The noise level :math:`\sigma`.
+
+    Returns
+    -------
+    float
+        The limiting slope :math:`a`.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a real number.
+    ValueError
+        If ``prior_variance`` is not a finite number > 0, or ``sigma`` is not a finite number in
+        ``[1e-150, 1e150]``.
     """
     v = check_positive(prior_variance, "prior_variance")
     s = check_scale(sigma, "sigma")
@@ -119,6 +169,28 @@ def softmax_excess_floor(prior_variance, sigma, rank: int) -> float:
 
     :math:`E|(a - b) P y|^2 = r\,(s_0^2+\sigma^2)(a-b)^2 = r\, s_0^8 / (\sigma^4 (s_0^2 + \sigma^2))`
     with :math:`a = s_0^2/\sigma^2`, :math:`b = s_0^2/(s_0^2+\sigma^2)` ({prf:ref}`prop-softmax-tilt`).
+
+    Parameters
+    ----------
+    prior_variance : float > 0
+        The prior's variance :math:`s_0^2` in each of its directions.
+    sigma : float > 0
+        The noise level :math:`\sigma`.
+    rank : int >= 1
+        The rank :math:`r` of the projection :math:`P`.
+
+    Returns
+    -------
+    float
+        The excess-risk floor.
+
+    Raises
+    ------
+    TypeError
+        If ``prior_variance`` or ``sigma`` is not a real number, or ``rank`` is not an integer.
+    ValueError
+        If ``prior_variance`` is not a finite number > 0, ``sigma`` is not a finite number in
+        ``[1e-150, 1e150]``, ``rank < 1``, or the result overflows float64.
     """
     v = check_positive(prior_variance, "prior_variance")
     s = check_scale(sigma, "sigma")
@@ -131,7 +203,33 @@ def softmax_excess_floor(prior_variance, sigma, rank: int) -> float:
 @implements("prop-linear-attention-subspace")
 def linear_attention_excess(prior_variance, sigma, rank: int, context_size: int) -> float:
     r"""Exact excess risk of the linear read-out for :math:`N(0, s_0^2 P)` at context size L:
-    :math:`r (r + 1) s_0^4 / (L (s_0^2 + \sigma^2))` ({prf:ref}`prop-linear-attention-subspace`)."""
+    :math:`r (r + 1) s_0^4 / (L (s_0^2 + \sigma^2))` ({prf:ref}`prop-linear-attention-subspace`).
+
+    Parameters
+    ----------
+    prior_variance : float > 0
+        The prior's variance :math:`s_0^2` in each of its directions.
+    sigma : float > 0
+        The noise level :math:`\sigma`.
+    rank : int >= 1
+        The rank :math:`r` of the projection :math:`P`.
+    context_size : int >= 1
+        The context size :math:`L`.
+
+    Returns
+    -------
+    float
+        The excess risk over the Bayes denoiser.
+
+    Raises
+    ------
+    TypeError
+        If ``prior_variance`` or ``sigma`` is not a real number, or ``rank`` or ``context_size`` is
+        not an integer.
+    ValueError
+        If ``prior_variance`` is not a finite number > 0, ``sigma`` is not a finite number in
+        ``[1e-150, 1e150]``, ``rank`` or ``context_size`` is below 1, or the result overflows float64.
+    """
     v = check_positive(prior_variance, "prior_variance")
     s = check_scale(sigma, "sigma")
     r = check_int(rank, "rank", minimum=1)
@@ -148,7 +246,32 @@ TASKS = ("Gaussian", "subspace", "sphere", "mixture")
 
 
 def predecessor_task(name: str, rng, n: int = 16):
-    """Build one task of :data:`TASKS`: returns ``(prior, sigma)``; the random parts from ``rng``."""
+    """Build one task of :data:`TASKS`: returns ``(prior, sigma)``; the random parts from ``rng``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`TASKS`.
+    rng : numpy.random.Generator or int
+        Source of the random subspace, sphere or centres (a generator, or a non-negative integer seed).
+    n : int >= 9
+        The dimension.
+
+    Returns
+    -------
+    prior : Prior
+        A :class:`~ebcore.priors.Gaussian`, :class:`~ebcore.priors.Subspace`,
+        :class:`~ebcore.priors.Sphere` or :class:`~ebcore.priors.GaussianMixture`.
+    sigma : float
+        The task's noise level.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer, or ``rng`` is neither a numpy Generator nor an integer seed.
+    ValueError
+        If ``name`` is not one of :data:`TASKS`, ``n < 9``, or ``rng`` is a negative seed.
+    """
     from .priors import GaussianMixture, Sphere, Subspace
 
     check_choice(name, "name", TASKS)
@@ -169,6 +292,34 @@ def predecessor_excess_curves(context_sizes, n_contexts: int, n_queries: int, se
     """Excess-risk curves of every read-out on every task of :data:`TASKS`, through the results cache.
 
     Returns ``{(task, estimator): ExcessCurve}``; the linear read-out only for the Gaussian tasks.
+
+    Parameters
+    ----------
+    context_sizes : sequence of int
+        The context sizes L, each >= 2.
+    n_contexts : int >= 2
+        Independent contexts per size.
+    n_queries : int >= 1
+        Noisy queries per context.
+    seed : int >= 0
+        Seeds the tasks and the draws.
+    n : int >= 9
+        The dimension of the tasks (see :func:`predecessor_task`).
+
+    Returns
+    -------
+    dict
+        ``{(task, estimator): ExcessCurve}`` (:class:`ExcessCurve`: context sizes, mean excess risk
+        and its standard error per size).
+
+    Raises
+    ------
+    TypeError
+        If ``context_sizes`` is not a sequence of integers, or ``n_contexts``, ``n_queries``, ``seed``
+        or ``n`` is not an integer.
+    ValueError
+        If a context size is below 2, ``n_contexts < 2``, ``n_queries < 1``, ``seed`` is negative,
+        ``n < 1``, or (when the curves are computed rather than read from the cache) ``n < 9``.
     """
     from .cache import cached
 

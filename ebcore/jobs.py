@@ -31,9 +31,9 @@ JOB_OPTIMIZERS = ("adam", "sgd", "lbfgs_gss")
 class TrainingJob:
     """One training run: what to build, how to train it.
 
-    ``kind`` is a key of :data:`KINDS`; ``task`` and ``model`` are keyword arguments of the
+    ``kind`` is a key of ``KINDS``; ``task`` and ``model`` are keyword arguments of the
     kind's task function and model class (the model's ``dim`` and ``dtype`` come from the task).
-    ``optimizer`` is one of :data:`JOB_OPTIMIZERS`; ``lr`` ``None`` means the optimizer's own
+    ``optimizer`` is one of ``JOB_OPTIMIZERS``; ``lr`` ``None`` means the optimizer's own
     default (:func:`ebcore.training.adam`'s; SGD has none and needs one); ``batch_size`` and
     ``momentum`` apply to the mini-batch optimizers. ``seed`` orders the mini-batches.
     """
@@ -98,7 +98,32 @@ class TrainingJob:
 
 
 def build(job):
-    """The task and the freshly initialised model of a training job (a :class:`TrainingJob` or a dict)."""
+    """The task and the freshly initialised model of a training job (a :class:`TrainingJob` or a dict).
+
+    Parameters
+    ----------
+    job : TrainingJob or dict
+        The job; a dict has the fields of :class:`TrainingJob` as keys (``kind`` and ``epochs``
+        required).
+
+    Returns
+    -------
+    task : CorruptionTask or CleanContextTask
+        The job's task (from the kind's task function and the job's ``task`` arguments).
+    model : AttentionDenoiser or OneLayerDenoiser
+        A freshly initialised model of the kind, with the task's ``dim`` and ``dtype``.
+
+    Raises
+    ------
+    TypeError
+        If ``job`` is neither a :class:`TrainingJob` nor a dict, its ``task`` or ``model`` is not a
+        mapping, or a field or keyword argument has the wrong type (an unknown keyword argument
+        included).
+    ValueError
+        If the dict has unknown keys or lacks ``kind`` or ``epochs``, or a field or keyword argument
+        has a wrong value (an unknown kind or optimizer, ``epochs < 1``, a negative seed, SGD without
+        ``lr``, and the task's and model's own checks).
+    """
     return TrainingJob.from_any(job).build()
 
 
@@ -109,6 +134,19 @@ class LandscapeTask:
     ``make_model(seed)`` builds the job's model, ``dtype`` is the task's. Lets
     :func:`ebcore.batched_loss.batched_loss` and :func:`ebcore.barriers.pair_barriers` work on the
     attention denoiser as they do on the digits networks.
+
+    Parameters
+    ----------
+    job : TrainingJob or dict
+        The training job (see :func:`build`); its task is built once, here.
+
+    Raises
+    ------
+    TypeError
+        If ``job`` is neither a :class:`TrainingJob` nor a dict, or a field or keyword argument has
+        the wrong type (see :func:`build`).
+    ValueError
+        If the job is invalid (see :func:`build`).
     """
 
     def __init__(self, job):
@@ -118,12 +156,71 @@ class LandscapeTask:
         self._model_repr = repr(model)
 
     def data(self, split: str):
+        """The inputs and targets of a split, from the task (see :meth:`ebcore.tasks.CorruptionTask.data`).
+
+        Parameters
+        ----------
+        split : str
+            ``"train"``, ``"validation"`` or ``"test"``.
+
+        Returns
+        -------
+        inputs, targets : torch.Tensor
+            The split's inputs and targets, of the task's dtype.
+
+        Raises
+        ------
+        ValueError
+            If ``split`` is not one of the task's splits.
+        """
         return self.task.data(split)
 
     def loss(self, outputs, targets):
+        """The task's loss of ``outputs`` against ``targets`` (see :meth:`ebcore.tasks.CorruptionTask.loss`).
+
+        Parameters
+        ----------
+        outputs : torch.Tensor
+            The model's outputs.
+        targets : torch.Tensor
+            The targets, of the same shape.
+
+        Returns
+        -------
+        torch.Tensor
+            The loss, a differentiable 0-d tensor.
+
+        Raises
+        ------
+        TypeError
+            If ``outputs`` or ``targets`` is not a floating-point tensor (or both arrays), or they are of
+            different kinds.
+        ValueError
+            If their shapes differ or ``targets`` is not finite; :class:`ebcore.optim.NonFiniteLossError`
+            (a ``ValueError``) if the outputs or the loss are not finite.
+        """
         return self.task.loss(outputs, targets)
 
     def make_model(self, seed: int) -> nn.Module:
+        """A freshly initialised model of the job, initialised from ``seed``.
+
+        Parameters
+        ----------
+        seed : int >= 0
+            The model's initialisation seed (replaces the job's own model seed).
+
+        Returns
+        -------
+        torch.nn.Module
+            An :class:`~ebcore.denoisers.AttentionDenoiser` or :class:`~ebcore.denoisers.OneLayerDenoiser`.
+
+        Raises
+        ------
+        TypeError
+            If ``seed`` is not an integer.
+        ValueError
+            If ``seed`` is negative.
+        """
         return self.job.build(model_seed=seed)[1]
 
     def config(self) -> dict:
@@ -142,6 +239,30 @@ def train_many(jobs, *, n_jobs: int | None = None, progress: bool | None = None)
 
     Returns the :class:`ebcore.training.TrainingRun` of each job, in order; finished runs load from
     the cache. Every job is checked before any is trained.
+
+    Parameters
+    ----------
+    jobs : iterable of TrainingJob or dict
+        The jobs (see :func:`build`).
+    n_jobs : int, optional
+        Worker processes (default :func:`ebcore.parallel.default_workers`).
+    progress : bool, optional
+        Show a progress bar (default: as :func:`ebcore.progress.progress_enabled` decides from
+        ``EBCORE_PROGRESS``).
+
+    Returns
+    -------
+    list of TrainingRun
+        One :class:`ebcore.training.TrainingRun` per job, in order.
+
+    Raises
+    ------
+    TypeError
+        If a job is neither a :class:`TrainingJob` nor a dict, or has a field of the wrong type (the
+        message starts with ``jobs[i]``), or ``n_jobs`` is not an integer.
+    ValueError
+        If a job is invalid (see :func:`build`; the message starts with ``jobs[i]``), or
+        ``n_jobs < 1``.
     """
     from .parallel import parallel_map
 

@@ -94,7 +94,7 @@ def _unify(*tensors):
 
 def chunk_rows(n_keys: int, batch: int, itemsize: int, device=None) -> int:
     """How many query rows to take at once so that a ``(batch, rows, n_keys)`` block of ``itemsize``-byte
-    numbers stays within the memory budget (:data:`CHUNK_BYTES`, or :data:`CUDA_CHUNK_BYTES` on a GPU)."""
+    numbers stays within the memory budget (``CHUNK_BYTES``, or ``CUDA_CHUNK_BYTES`` on a GPU)."""
     n_keys = check_int(n_keys, "n_keys", minimum=0)
     batch = check_int(batch, "batch", minimum=0)
     itemsize = check_int(itemsize, "itemsize", minimum=1)
@@ -326,17 +326,30 @@ def posterior_mean(queries, particles, bandwidth, weights=None):
 
     Parameters
     ----------
-    queries : array, shape (N, d) or (B, N, d)
-    particles : array, shape (M, d) or (B, M, d)
-        Keys and values at once (the context).
+    queries : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+        The query points :math:`z`, floating point (B independent contexts when batched).
+    particles : numpy.ndarray or torch.Tensor, shape (M, d) or (B, M, d)
+        Keys and values at once (the context), of the same kind as ``queries``.
     bandwidth : float or 0-d tensor, > 0
         The kernel bandwidth :math:`h` (the noise level of the implied observation model).
-    weights : array, shape (M,) or (B, M), optional
+    weights : numpy.ndarray or torch.Tensor, shape (M,) or (B, M), optional
         Non-negative particle weights with a positive sum (uniform if omitted).
 
     Returns
     -------
-    array of the queries' shape, of the caller's type (numpy or torch).
+    numpy.ndarray or torch.Tensor
+        The attention outputs, of the queries' shape and of the caller's type (numpy or torch).
+
+    Raises
+    ------
+    TypeError
+        If ``queries``, ``particles`` or ``weights`` is not a floating-point numpy array or torch
+        tensor, if numpy and torch inputs are mixed, or if ``bandwidth`` is not a real number.
+    ValueError
+        If ``queries`` or ``particles`` is not 2-D or 3-D, is empty or holds a non-finite value, if
+        their dimensions, batchedness or batch sizes disagree, if ``bandwidth`` is not a finite number
+        in ``[1e-150, 1e150]``, or if ``weights`` does not match the particles, has a negative entry
+        or sums to zero.
 
     Notes
     -----
@@ -374,13 +387,32 @@ def softmax_attention(queries, keys, values, scale, key_bias=None):
 
     Parameters
     ----------
-    queries : array, shape (N, d) or (B, N, d)
-    keys : array, shape (M, d) or (B, M, d)
-    values : array, shape (M, e) or (B, M, e)
+    queries : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+        The queries :math:`q`, floating point.
+    keys : numpy.ndarray or torch.Tensor, shape (M, d) or (B, M, d)
+        The keys :math:`k_j`, batched like ``queries``.
+    values : numpy.ndarray or torch.Tensor, shape (M, e) or (B, M, e)
+        The values :math:`v_j`, one per key.
     scale : float > 0
         The inverse temperature :math:`s` (``W_KQ = s I``).
-    key_bias : array, shape (M,) or (B, M), optional
-        A per-key additive bias on the logits.
+    key_bias : numpy.ndarray or torch.Tensor, shape (M,) or (B, M), optional
+        A per-key additive bias :math:`b_j` on the logits.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (N, e) or (B, N, e)
+        The attention outputs, of the caller's type (numpy or torch).
+
+    Raises
+    ------
+    TypeError
+        If ``queries``, ``keys``, ``values`` or ``key_bias`` is not a floating-point numpy array or
+        torch tensor (``values`` ``None`` included), if numpy and torch inputs are mixed, or if
+        ``scale`` is not a real number.
+    ValueError
+        If an array is not 2-D or 3-D (``key_bias`` 1-D or 2-D), is empty or holds a non-finite
+        value, if the shapes of ``queries``, ``keys``, ``values`` and ``key_bias`` do not match, or if
+        ``scale`` is not a finite number > 0.
     """
     if values is None:
         raise TypeError("values must be a numpy array or a torch tensor, got NoneType")
@@ -422,6 +454,33 @@ def rbf_as_softmax(queries, particles, bandwidth, weights=None) -> SoftmaxForm:
     values = particles, ``scale = 1/h^2`` and ``key_bias = -|p_j|^2/2h^2 + log w_j``. When all keys
     have the same norm and the weights are equal, the bias is constant and plain softmax attention
     with ``W_KQ = I/h^2`` is exact.
+
+    Parameters
+    ----------
+    queries : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+        The queries, floating point.
+    particles : numpy.ndarray or torch.Tensor, shape (M, d) or (B, M, d)
+        The context (keys and values at once).
+    bandwidth : float > 0
+        The kernel bandwidth :math:`h`.
+    weights : numpy.ndarray or torch.Tensor, shape (M,) or (B, M), optional
+        Non-negative particle weights with a positive sum (uniform if omitted).
+
+    Returns
+    -------
+    SoftmaxForm
+        ``(queries, keys, values, scale, key_bias)``: the arguments of :func:`softmax_attention`,
+        arrays of the caller's type (numpy or torch).
+
+    Raises
+    ------
+    TypeError
+        If ``queries``, ``particles`` or ``weights`` is not a floating-point numpy array or torch
+        tensor, if numpy and torch inputs are mixed, or if ``bandwidth`` is not a real number.
+    ValueError
+        If ``queries`` or ``particles`` is not 2-D or 3-D, is empty or holds a non-finite value, if
+        their shapes disagree, if ``bandwidth`` is not a finite number in ``[1e-150, 1e150]``, or if
+        ``weights`` does not match the particles, has a negative entry or sums to zero.
     """
     (q, p, w), back = to_torch(queries=queries, particles=particles, weights=weights)
     batched = _as_batched(q, p, None, "queries", "particles", None)
@@ -456,7 +515,32 @@ def smoothed_log_density(z, particles, bandwidth, weights=None):
 
     :math:`\log \sum_j \tilde w_j (2\pi h^2)^{-d/2} e^{-|z-p_j|^2/2h^2}` with normalised weights.
     Its gradient times :math:`h^2` is :math:`A_h(z) - z` ({prf:ref}`cor-empirical-tweedie`).
-    Returns shape (N,) or (B, N).
+
+    Parameters
+    ----------
+    z : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+        The points at which the density is evaluated, floating point.
+    particles : numpy.ndarray or torch.Tensor, shape (M, d) or (B, M, d)
+        The atoms :math:`p_j` of the empirical measure.
+    bandwidth : float or 0-d tensor, > 0
+        The smoothing bandwidth :math:`h`.
+    weights : numpy.ndarray or torch.Tensor, shape (M,) or (B, M), optional
+        Non-negative particle weights with a positive sum (uniform if omitted; normalised here).
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (N,) or (B, N)
+        The log densities, of the caller's type (numpy or torch).
+
+    Raises
+    ------
+    TypeError
+        If ``z``, ``particles`` or ``weights`` is not a floating-point numpy array or torch tensor, if
+        numpy and torch inputs are mixed, or if ``bandwidth`` is not a real number.
+    ValueError
+        If ``z`` or ``particles`` is not 2-D or 3-D, is empty or holds a non-finite value, if their
+        shapes disagree, if ``bandwidth`` is not a finite number in ``[1e-150, 1e150]``, or if
+        ``weights`` does not match the particles, has a negative entry or sums to zero.
     """
     (q, p, w), back = to_torch(z=z, particles=particles, weights=weights)
     batched = _as_batched(q, p, None, "z", "particles", None)

@@ -24,6 +24,31 @@ def kernel_pca(X, n_components: int = 2, gamma: float | None = None, kernel: str
     ``2 sigma^2 = n_params``. ``kernel="linear"`` is ordinary PCA (centred in feature space);
     ``"poly"`` and ``"sigmoid"`` use the same ``gamma``. The sign of each component is fixed so that
     its largest-magnitude entry is positive (eigenvectors are defined up to sign).
+
+    Parameters
+    ----------
+    X : numpy.ndarray, shape (n, n_params)
+        One solution per row, floating point.
+    n_components : int, 1 <= n_components <= n
+        The number of components.
+    gamma : float > 0, optional
+        The kernel's scale (default ``1 / n_params``).
+    kernel : str
+        One of :data:`KERNELS`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n_components)
+        The projections, each component's largest-magnitude entry positive.
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is not a floating-point array, ``n_components`` is not an integer, or ``gamma`` is
+        not a real number.
+    ValueError
+        If ``X`` is not 2-D, is empty or holds a non-finite value, ``n_components`` is below 1 or above
+        the number of solutions, ``kernel`` is unknown, or ``gamma`` is not a finite number > 0.
     """
     from sklearn.decomposition import KernelPCA
 
@@ -49,6 +74,28 @@ def centroid_midpoint_distances(set_a, set_b):
 
     Returns ``(distances_a, distances_b)``; the midpoint is ``(mean(set_a) + mean(set_b)) / 2``,
     the common centre the paper measures the shell structure from.
+
+    Parameters
+    ----------
+    set_a : numpy.ndarray, shape (m_a, n_params)
+        The first set, one solution per row.
+    set_b : numpy.ndarray, shape (m_b, n_params)
+        The second set.
+
+    Returns
+    -------
+    distances_a : numpy.ndarray, shape (m_a,)
+        Each solution of ``set_a``'s distance to the midpoint.
+    distances_b : numpy.ndarray, shape (m_b,)
+        The same for ``set_b``.
+
+    Raises
+    ------
+    TypeError
+        If ``set_a`` or ``set_b`` is not a floating-point array.
+    ValueError
+        If a set is not 2-D, is empty or holds a non-finite value, or the sets have different
+        numbers of parameters.
     """
     a = np.asarray(check_array(set_a, "set_a", ndim=2), dtype=np.float64)
     b = np.asarray(check_array(set_b, "set_b", ndim=2), dtype=np.float64)
@@ -63,6 +110,26 @@ def label_r2(Z, n_first: int):
 
     1 means the component is exactly the group contrast (constant on each group), 0 that it does
     not see the groups at all. Returns shape ``(n_components,)``.
+
+    Parameters
+    ----------
+    Z : numpy.ndarray, shape (n, n_components)
+        The components (e.g. from :func:`kernel_pca`), floating point.
+    n_first : int, 1 <= n_first < n
+        The size of the first group (its rows come first).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_components,)
+        The squared correlations (0 for a constant column).
+
+    Raises
+    ------
+    TypeError
+        If ``Z`` is not a floating-point array, or ``n_first`` is not an integer.
+    ValueError
+        If ``Z`` is not 2-D, is empty or holds a non-finite value, or ``n_first`` is outside
+        ``[1, n)``.
     """
     Z = np.asarray(check_array(Z, "Z", ndim=2), dtype=np.float64)
     n_first = check_int(n_first, "n_first", minimum=1)
@@ -100,11 +167,31 @@ def _pairwise_sq(X):
 
 
 def two_cloud_fit(set_a, set_b) -> TwoCloud:
-    r"""Fit the two-cloud model (:class:`TwoCloud`) to two equal-sized sets of solutions.
+    """Fit the two-cloud model (:class:`TwoCloud`) to two equal-sized sets of solutions.
 
     The model ({prf:ref}`thm-two-cloud-spectra`) prescribes every pairwise squared distance from
     three numbers; they are fitted by matching the mean squared distance within each set and
     across, which is exact when the model holds.
+
+    Parameters
+    ----------
+    set_a : numpy.ndarray, shape (m, n_params)
+        The first set, one solution per row, at least two.
+    set_b : numpy.ndarray, shape (m, n_params)
+        The second set, of the same shape.
+
+    Returns
+    -------
+    TwoCloud
+        ``rho_a_sq``, ``rho_b_sq``, ``delta_sq``, ``m`` and the ``misfit``.
+
+    Raises
+    ------
+    TypeError
+        If ``set_a`` or ``set_b`` is not a floating-point array.
+    ValueError
+        If a set is not 2-D, is empty or holds a non-finite value, the sets' shapes differ, or a set
+        has fewer than 2 solutions.
     """
     a = np.asarray(check_array(set_a, "set_a", ndim=2), dtype=np.float64)
     b = np.asarray(check_array(set_b, "set_b", ndim=2), dtype=np.float64)
@@ -129,7 +216,7 @@ def two_cloud_fit(set_a, set_b) -> TwoCloud:
 
 @implements("thm-two-cloud-spectra")
 def two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, m: int, gamma=None) -> dict:
-    r"""Eigenvalues of the centred kernel matrix of the two-cloud model ({prf:ref}`thm-two-cloud-spectra`).
+    """Eigenvalues of the centred kernel matrix of the two-cloud model ({prf:ref}`thm-two-cloud-spectra`).
 
     Returns ``{"contrast", "within_a", "within_b"}``: the eigenvalue of the group-contrast
     direction (multiplicity 1) and of the within-set directions (multiplicity ``m - 1`` each), for
@@ -138,6 +225,32 @@ def two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, m: int, gamma=None) -> dict
     closer across than the orthogonal realisation allows); the algebra of the proof does not use its
     sign, only that every model distance is non-negative. These are the eigenvalues scikit-learn's ``KernelPCA`` reports:
     the squared norms of the columns :func:`kernel_pca` returns.
+
+    Parameters
+    ----------
+    rho_a_sq, rho_b_sq : float >= 0
+        The within-set squared radii of the model.
+    delta_sq : float
+        The across-set excess squared distance (any sign, with ``rho_a_sq + rho_b_sq + delta_sq >= 0``).
+    m : int >= 2
+        The size of each set.
+    gamma : float > 0, optional
+        The RBF kernel's scale; ``None`` for linear PCA.
+
+    Returns
+    -------
+    dict
+        ``{"contrast": float, "within_a": float, "within_b": float}``.
+
+    Raises
+    ------
+    TypeError
+        If ``rho_a_sq``, ``rho_b_sq``, ``delta_sq`` or ``gamma`` is not a real number, or ``m`` is not
+        an integer.
+    ValueError
+        If ``rho_a_sq`` or ``rho_b_sq`` is negative or not finite, ``delta_sq`` is not finite, the
+        squared distance across the sets is negative, ``m < 2``, or ``gamma`` is not a finite number
+        in ``[1e-150, 1e150]``.
     """
     from .validation import check_finite_scalar, check_nonnegative, check_scale
 
@@ -158,13 +271,35 @@ def two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, m: int, gamma=None) -> dict
 
 @implements("thm-two-cloud-spectra")
 def two_cloud_critical_size(rho_a_sq, rho_b_sq, delta_sq, gamma=None) -> float | None:
-    r"""Set size above which the group contrast is the leading component ({prf:ref}`thm-two-cloud-spectra`).
+    """Set size above which the group contrast is the leading component ({prf:ref}`thm-two-cloud-spectra`).
 
     The contrast eigenvalue grows linearly in ``m`` with slope ``c`` and the within-set eigenvalues
     do not depend on ``m``, so the contrast leads exactly when ``m > |within_a - within_b| / (2 c)``.
     Returns that bound, or ``None`` when ``c <= 0``: then no set size makes the contrast lead (a
     ``None`` rather than an infinity, so that the answer cannot enter arithmetic unnoticed);
     ``gamma=None`` means linear PCA.
+
+    Parameters
+    ----------
+    rho_a_sq, rho_b_sq : float >= 0
+        The within-set squared radii of the model.
+    delta_sq : float
+        The across-set excess squared distance.
+    gamma : float > 0, optional
+        The RBF kernel's scale; ``None`` for linear PCA.
+
+    Returns
+    -------
+    float or None
+        The critical set size, or ``None`` when no size makes the contrast lead.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a real number.
+    ValueError
+        If the arguments are invalid for :func:`two_cloud_spectrum`, or the spectrum or the bound is
+        not finite.
     """
     two = two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, 2, gamma)
     three = two_cloud_spectrum(rho_a_sq, rho_b_sq, delta_sq, 3, gamma)
@@ -179,11 +314,38 @@ def two_cloud_critical_size(rho_a_sq, rho_b_sq, delta_sq, gamma=None) -> float |
 
 @implements("thm-two-cloud-spectra")
 def two_cloud_points(m: int, dim: int, rho_a, rho_b, delta, rng):
-    r"""A configuration of ``2 m`` points in ``dim`` dimensions that satisfies the two-cloud model exactly.
+    """A configuration of ``2 m`` points in ``dim`` dimensions that satisfies the two-cloud model exactly.
 
     Point ``i`` of set A is ``c_A + rho_a u_i`` (set B likewise) with orthonormal ``u_i``, all
     orthogonal to ``c_A - c_B``, ``|c_A - c_B| = delta``; the frame is a random rotation from
     ``rng``. Needs ``dim >= 2 m + 1``. Returns ``(set_a, set_b)``, each ``(m, dim)``.
+
+    Parameters
+    ----------
+    m : int >= 2
+        Points per set.
+    dim : int >= 2 m + 1
+        The dimension.
+    rho_a, rho_b : float >= 0
+        The sets' radii.
+    delta : float >= 0
+        The distance between the two centres.
+    rng : numpy.random.Generator or int
+        Source of the frame and the common centre (a generator, or a non-negative integer seed).
+
+    Returns
+    -------
+    set_a, set_b : numpy.ndarray, shape (m, dim)
+        The two sets.
+
+    Raises
+    ------
+    TypeError
+        If ``m`` or ``dim`` is not an integer, ``rho_a``, ``rho_b`` or ``delta`` is not a real number,
+        or ``rng`` is neither a numpy Generator nor an integer seed.
+    ValueError
+        If ``m < 2``, ``dim < 2 m + 1``, ``rho_a``, ``rho_b`` or ``delta`` is negative or not finite,
+        or ``rng`` is a negative seed.
     """
     from .seeding import as_generator, random_orthonormal
     from .validation import check_nonnegative

@@ -1,11 +1,13 @@
 """Former home of the views of trained solutions as points in parameter space; the names now live in
 one module per idea.
 
-* :mod:`ebcore.weight_statistics`: :func:`weight_statistics` (chapter 9);
-* :mod:`ebcore.batched_loss`: :class:`BatchedLoss`, :func:`batched_loss` (chapters 10 to 13);
-* :mod:`ebcore.kernel_pca`: :func:`kernel_pca` and the two-cloud model (chapter 12);
-* :mod:`ebcore.alignment`: :func:`align_to` (weight matching, chapters 11 and 12);
-* :mod:`ebcore.training`: :func:`flat_parameters`, :func:`set_flat_parameters`.
+* :mod:`ebcore.weight_statistics`: :func:`~ebcore.weight_statistics.weight_statistics` (chapter 9);
+* :mod:`ebcore.batched_loss`: :class:`~ebcore.batched_loss.BatchedLoss`,
+  :func:`~ebcore.batched_loss.batched_loss` (chapters 10 to 13);
+* :mod:`ebcore.kernel_pca`: :func:`~ebcore.kernel_pca.kernel_pca` and the two-cloud model (chapter 12);
+* :mod:`ebcore.alignment`: :func:`~ebcore.alignment.align_to` (weight matching, chapters 11 and 12);
+* :mod:`ebcore.training`: :func:`~ebcore.training.flat_parameters`,
+  :func:`~ebcore.training.set_flat_parameters`.
 
 Every name keeps working from here.
 """

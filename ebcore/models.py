@@ -1,11 +1,14 @@
 """Former home of Part I's trainable models and their tasks; the names now live in one module per idea.
 
-* :mod:`ebcore.denoisers`: :class:`AttentionDenoiser`, :class:`OneLayerDenoiser`;
-* :mod:`ebcore.tasks`: :class:`CorruptionTask`, :class:`CleanContextTask`, :func:`family_task`,
-  :func:`predecessor_family_task`, :func:`per_token_mse` and the task protocol;
-* :mod:`ebcore.jobs`: :class:`TrainingJob`, :func:`build`, :func:`train_many`, :class:`LandscapeTask`;
+* :mod:`ebcore.denoisers`: :class:`~ebcore.denoisers.AttentionDenoiser`,
+  :class:`~ebcore.denoisers.OneLayerDenoiser`;
+* :mod:`ebcore.tasks`: :class:`~ebcore.tasks.CorruptionTask`, :class:`~ebcore.tasks.CleanContextTask`,
+  :func:`~ebcore.tasks.family_task`, :func:`~ebcore.tasks.predecessor_family_task`,
+  :func:`~ebcore.tasks.per_token_mse` and the task protocol;
+* :mod:`ebcore.jobs`: :class:`~ebcore.jobs.TrainingJob`, :func:`~ebcore.jobs.build`,
+  :func:`~ebcore.jobs.train_many`, :class:`~ebcore.jobs.LandscapeTask`;
 * :mod:`ebcore.denoiser_analysis`: what trained denoisers learned;
-* :mod:`ebcore.alignment`: :func:`rotation_path`, :func:`align_rotation`.
+* :mod:`ebcore.alignment`: :func:`~ebcore.alignment.rotation_path`, :func:`~ebcore.alignment.align_rotation`.
 
 Every name keeps working from here.
 """

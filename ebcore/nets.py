@@ -178,7 +178,14 @@ def parameter_count(model: nn.Module) -> int:
 
 
 def parameter_counts() -> dict:
-    """``{architecture: number of parameters}`` for the four networks."""
+    """``{architecture: number of parameters}`` for the four networks.
+
+    Returns
+    -------
+    dict
+        ``{architecture: int}`` for each of ``ARCHITECTURES`` (``"fcp"``, ``"lenet"``, ``"lstm"``,
+        ``"autoencoder"``), in order: the trainable parameters of a freshly built network.
+    """
     return {name: parameter_count(make_net(name, 0)) for name in ARCHITECTURES}
 
 
@@ -189,6 +196,26 @@ class DigitsTask:
     ``inputs(split)`` and ``targets(split)`` give the tensors of a split; ``loss(outputs,
     targets)`` is the mean cross-entropy for the classifiers and the mean squared
     reconstruction error for the autoencoder (whose targets are its inputs).
+
+    Parameters
+    ----------
+    architecture : str
+        One of ``ARCHITECTURES`` (``"fcp"``, ``"lenet"``, ``"lstm"``, ``"autoencoder"``).
+    dtype : torch.dtype, optional
+        ``torch.float32`` or ``torch.float64``; by default the architecture's
+        (:data:`DEFAULT_DTYPES`).
+
+    Raises
+    ------
+    TypeError
+        If ``dtype`` is neither ``torch.float32`` nor ``torch.float64``.
+    ValueError
+        If ``architecture`` is not one of ``ARCHITECTURES``.
+
+    Notes
+    -----
+    The split's tensors come from ``data(split)``, which returns ``(inputs, targets)``: images
+    ``(n, 64)`` and labels ``(n,)`` for the classifiers, the images twice for the autoencoder.
     """
 
     architecture: str
@@ -211,6 +238,25 @@ class DigitsTask:
         return nn.functional.cross_entropy(outputs, targets)
 
     def make_model(self, seed: int) -> nn.Module:
+        """A freshly initialised network of the task's architecture and dtype (see :func:`make_net`).
+
+        Parameters
+        ----------
+        seed : int >= 0
+            The initialisation seed (PyTorch's default initialisation under it).
+
+        Returns
+        -------
+        torch.nn.Module
+            The network.
+
+        Raises
+        ------
+        TypeError
+            If ``seed`` is not an integer.
+        ValueError
+            If ``seed`` is negative.
+        """
         return make_net(self.architecture, seed, self.dtype)
 
     def config(self) -> dict:

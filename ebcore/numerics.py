@@ -20,6 +20,30 @@ def finite_difference_gradient(f: Callable[[np.ndarray], np.ndarray], y: np.ndar
     :math:`\delta^4 |f^{(5)}|/30` and round-off error about :math:`1.5\,\epsilon |f| / \delta`;
     with :math:`\delta = 10^{-3}` in float64 both are below :math:`10^{-10}` for the smooth
     log-densities of the book whose derivatives are of order one.
+
+    Parameters
+    ----------
+    f : callable
+        The scalar field: points, an array ``(P, d)``, to values ``(P,)``. It is called once, on all
+        ``4 d N`` stencil points at once.
+    y : numpy.ndarray, shape (N, d)
+        The points at which the gradient is taken, floating point.
+    step : float > 0
+        The finite-difference step :math:`\delta`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, d)
+        The gradient at each point, float64.
+
+    Raises
+    ------
+    TypeError
+        If ``y`` is not a floating-point array, or ``step`` is not a real number.
+    ValueError
+        If ``y`` is not 2-D, is empty or holds a non-finite value, if ``step`` is not a finite number
+        in ``[1e-150, 1e150]``, or if the gradient is not finite (``f`` returned a NaN or an infinity,
+        or the differences overflowed).
     """
     check_array(y, "y", ndim=2)
     delta = check_scale(step, "step")

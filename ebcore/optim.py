@@ -69,6 +69,25 @@ def golden_section_evaluations(width: float, tol: float) -> int:
     ``1 - GOLDEN_FRACTION = 0.618...`` and every further evaluation allows one more comparison
     (:prf:ref:`thm-golden-section`), so ``k`` evaluations leave a bracket of
     ``width * 0.618**(k - 1)``. A bracket already below ``tol`` costs one evaluation (its midpoint).
+
+    Parameters
+    ----------
+    width : float > 0
+        The initial bracket's width ``b - a``.
+    tol : float > 0
+        The width below which the search stops.
+
+    Returns
+    -------
+    int
+        The number of evaluations.
+
+    Raises
+    ------
+    TypeError
+        If ``width`` or ``tol`` is not a real number.
+    ValueError
+        If ``width`` or ``tol`` is not a finite number > 0.
     """
     width = check_positive(width, "width")
     tol = check_positive(tol, "tol")
@@ -85,6 +104,31 @@ def golden_section_search(f: Callable[[float], float], a: float, b: float, tol: 
     Stops as soon as the bracket is narrower than ``tol`` (after exactly
     :func:`golden_section_evaluations` evaluations) or after ``max_evals`` evaluations; returns
     the best point evaluated, which lies in the final bracket, and that bracket.
+
+    Parameters
+    ----------
+    f : callable
+        The function, a float to a float; a non-finite value counts as ``+inf``.
+    a, b : float
+        The initial bracket, finite, ``a < b``, spanning at most ``1e150``.
+    tol : float > 0
+        The bracket width at which the search stops.
+    max_evals : int >= 2
+        The most evaluations of ``f``.
+
+    Returns
+    -------
+    LineSearchResult
+        ``x`` (the best point), ``value`` (``f(x)``), ``evaluations`` and the final ``bracket``.
+
+    Raises
+    ------
+    TypeError
+        If ``f`` is not callable, ``a`` or ``b`` is of a type ``float()`` refuses (``None``, a list),
+        ``tol`` is not a real number, or ``max_evals`` is not an integer.
+    ValueError
+        If ``a`` or ``b`` is a string that is not a number or is not finite, ``a >= b``,
+        ``b - a > 1e150``, ``tol`` is not a finite number > 0, or ``max_evals < 2``.
     """
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
@@ -609,7 +653,27 @@ class MinimizeTrace:
 
 
 def ill_conditioned_quadratic(dim: int, condition: float):
-    """``f(x) = x^T A x / 2`` with eigenvalues log-spaced from 1 to ``condition`` (minimum 0 at 0)."""
+    """``f(x) = x^T A x / 2`` with eigenvalues log-spaced from 1 to ``condition`` (minimum 0 at 0).
+
+    Parameters
+    ----------
+    dim : int >= 1
+        The dimension.
+    condition : float >= 1
+        The condition number of :math:`A` (its largest eigenvalue; the smallest is 1).
+
+    Returns
+    -------
+    callable
+        ``f``: a float64 torch vector ``(dim,)`` to a 0-d tensor, differentiable.
+
+    Raises
+    ------
+    TypeError
+        If ``dim`` is not an integer, or ``condition`` is not a real number.
+    ValueError
+        If ``dim < 1``, or ``condition`` is not finite or below 1.
+    """
     dim = check_int(dim, "dim", minimum=1)
     condition = check_positive(condition, "condition")
     if condition < 1:
@@ -720,6 +784,39 @@ def lbfgs_iteration_counts(problem: str, histories, budgets, *, rho_eps: float =
     ``"rosenbrock"`` (two dimensions, from ``(-1.2, 1)``). Returns two ``(len(histories),
     len(budgets))`` float arrays (NaN where ``max_iters`` was not enough): iterations and loss
     evaluations, for each memory size and line-search budget ``max_evals``.
+
+    Parameters
+    ----------
+    problem : str
+        ``"quadratic"`` or ``"rosenbrock"``.
+    histories : iterable of int
+        The memory sizes ``history_size`` to try, each >= 1.
+    budgets : iterable of int
+        The line-search budgets ``max_evals`` to try, each >= 2.
+    rho_eps : float >= 0
+        The optimizer's curvature regulariser (see :class:`LBFGSGSS`).
+    tol : float > 0
+        The optimizer's line-search tolerance.
+    target : float > 0
+        The loss to reach.
+    max_iters : int >= 1
+        The most iterations per run.
+
+    Returns
+    -------
+    iterations : numpy.ndarray, shape (len(histories), len(budgets))
+        Iterations to reach ``target`` (NaN where not reached).
+    evaluations : numpy.ndarray, shape (len(histories), len(budgets))
+        Loss evaluations up to that iteration (NaN where not reached).
+
+    Raises
+    ------
+    TypeError
+        If a memory size or budget is not an integer, or ``rho_eps``, ``tol`` or ``target`` is not a
+        real number, or ``max_iters`` is not an integer.
+    ValueError
+        If ``problem`` is unknown, a memory size is below 1 or a budget below 2, ``rho_eps`` is
+        negative, ``tol`` or ``target`` is not a finite number > 0, or ``max_iters < 1``.
     """
     if problem == "quadratic":
         f, x0 = ill_conditioned_quadratic(50, 1e3), torch.ones(50, dtype=torch.float64)

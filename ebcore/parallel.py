@@ -36,7 +36,7 @@ def parallel_map(function: Callable, items: Iterable, *, n_jobs: int | None = No
     Parameters
     ----------
     function : callable
-        A picklable function of one item (a module-level function or a :func:`functools.partial`
+        A picklable function of one item (a module-level function or a ``functools.partial``
         of one) when ``n_jobs > 1``.
     items : iterable
         The jobs' inputs.

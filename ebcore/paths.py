@@ -91,6 +91,22 @@ class PathResult:
         """Points of the path at parameters ``t`` in ``[0, 1]`` (``(T, D)``, float64).
 
         Exact for a Fourier path; piecewise-linear between the path points otherwise.
+
+        Parameters
+        ----------
+        t : float or array_like of float
+            The path parameters, each in ``[0, 1]`` (a scalar or a 1-D sequence).
+
+        Returns
+        -------
+        numpy.ndarray, shape (T, D)
+            The points, float64.
+
+        Raises
+        ------
+        ValueError
+            If ``t`` is not a scalar or 1-D, is empty, holds a non-finite value or a value outside
+            ``[0, 1]`` (and numpy's own ``TypeError`` or ``ValueError`` if it cannot be read as floats).
         """
         t = np.atleast_1d(np.asarray(t, dtype=np.float64))
         check_array(t, "t", ndim=1)
@@ -126,7 +142,33 @@ def fourier_basis(t: torch.Tensor, n_modes: int) -> torch.Tensor:
 
 @implements("prop-fourier-endpoints")
 def fourier_points(t: torch.Tensor, start: torch.Tensor, end: torch.Tensor, coefficients: torch.Tensor):
-    """The Fourier path :math:`(1 - t) w_a + t w_b + \\sum_n b_n \\sin(n\\pi t)` at ``t``: ``(T, D)``."""
+    r"""The Fourier path :math:`(1 - t) w_a + t w_b + \sum_n b_n \sin(n\pi t)` at ``t``: ``(T, D)``.
+
+    Parameters
+    ----------
+    t : torch.Tensor, shape (T,)
+        The path parameters (floating point).
+    start : torch.Tensor, shape (D,)
+        The end point :math:`w_a` at ``t = 0``.
+    end : torch.Tensor, shape (D,)
+        The end point :math:`w_b` at ``t = 1``.
+    coefficients : torch.Tensor, shape (n_modes, D)
+        The coefficients :math:`b_n`.
+
+    Returns
+    -------
+    torch.Tensor, shape (T, D)
+        The path points, differentiable in every argument.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a floating-point torch tensor, or they do not share one dtype.
+    ValueError
+        If ``t``, ``start`` or ``end`` is not 1-D, ``coefficients`` is not 2-D, one is empty or holds
+        a non-finite value, or the shapes do not match (``start`` and ``end`` ``(D,)``,
+        ``coefficients`` ``(n_modes, D)``).
+    """
     for name, x in (("t", t), ("start", start), ("end", end), ("coefficients", coefficients)):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}")
@@ -151,6 +193,31 @@ def fourier_gradient(point_gradients, points, n_modes: int, lam: float) -> np.nd
     :math:`g_m = \nabla f(w_m)` (``(P, D)``, ends included), returns ``(n_modes, D)``:
     :math:`\partial J / \partial b_n = \sum_m \sin(n\pi t_m)\,[g_m + 2\lambda (2 w_m - w_{m-1} - w_{m+1})]`,
     the second difference taken with the end points' own rows dropped (their sine vanishes).
+
+    Parameters
+    ----------
+    point_gradients : numpy.ndarray or torch.Tensor, shape (P, D)
+        The loss gradients :math:`g_m` at the path points, ends included.
+    points : numpy.ndarray or torch.Tensor, shape (P, D)
+        The path points :math:`w_m` on equally spaced ``t``, ends included.
+    n_modes : int >= 1
+        The number of coefficient vectors :math:`K`.
+    lam : float >= 0
+        The weight :math:`\lambda` of the summed squared segment lengths.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_modes, D)
+        :math:`\partial J / \partial b_n`, float64.
+
+    Raises
+    ------
+    TypeError
+        If ``point_gradients`` or ``points`` is not a floating-point array or tensor, ``n_modes`` is
+        not an integer, or ``lam`` is not a real number.
+    ValueError
+        If ``point_gradients`` or ``points`` is not 2-D, is empty or holds a non-finite value, their
+        shapes differ, ``n_modes < 1``, or ``lam`` is negative or not finite.
     """
     g = np.asarray(check_array(point_gradients, "point_gradients", ndim=2), dtype=np.float64)
     w = np.asarray(check_array(points, "points", ndim=2), dtype=np.float64)
@@ -189,7 +256,32 @@ def _check_loss_output(values, points, name, where):
 def path_heights(loss: Callable, points, *, chunk: int = 256, gradients: bool = False):
     """``loss`` at ``points`` ``(T, D)``, in chunks of ``chunk`` points; with ``gradients``, also ``(T, D)`` gradients.
 
-    Returns float64 numpy arrays.
+    Parameters
+    ----------
+    loss : callable
+        Points ``(P, D)`` (a torch tensor) to losses ``(P,)``, differentiable when ``gradients``.
+    points : numpy.ndarray, torch.Tensor or sequence of float, shape (T, D)
+        The points.
+    chunk : int >= 1
+        Points per call of ``loss``.
+    gradients : bool
+        Also return the loss gradients at the points.
+
+    Returns
+    -------
+    numpy.ndarray, shape (T,)
+        The losses, float64; with ``gradients``, a pair ``(losses, gradients)``, the gradients of
+        shape ``(T, D)``.
+
+    Raises
+    ------
+    TypeError
+        If ``loss`` is not callable or returns anything but a torch tensor, ``points`` is not real
+        numbers (or is a non-floating tensor), or ``chunk`` is not an integer.
+    ValueError
+        If ``points`` is not 2-D, is empty or holds a non-finite value, ``chunk < 1``, or ``loss`` does
+        not return one loss per point; :class:`ebcore.optim.NonFiniteLossError` (a ``ValueError``)
+        if a loss is not finite.
     """
     if not callable(loss):
         raise TypeError("loss must be callable")
@@ -262,7 +354,39 @@ def _check_common(loss, report_loss, n_points, density):
 
 def linear_path(loss: Callable, start, end, n_points: int = 51, *, report_loss: Callable | None = None,
                 density: int = DENSE_FACTOR) -> PathResult:
-    """The straight line from ``start`` to ``end``: ``n_points`` points, both ends included."""
+    """The straight line from ``start`` to ``end``: ``n_points`` points, both ends included.
+
+    Parameters
+    ----------
+    loss : callable
+        Points ``(P, D)`` (a torch tensor) to losses ``(P,)``, differentiable (the dense
+        re-evaluation takes its gradients for the Lipschitz margin).
+    start, end : numpy.ndarray or torch.Tensor, shape (D,)
+        The end points (flat parameter vectors), both numpy or both torch, same size.
+    n_points : int >= 2
+        Points on the line, both ends included.
+    report_loss : callable, optional
+        The loss on which heights and barriers are reported; by default ``loss``.
+    density : int >= 1
+        The dense re-evaluation uses ``density`` points per segment.
+
+    Returns
+    -------
+    PathResult
+        The line, its heights, barrier, dense barrier and Lipschitz margin (no optimisation: no
+        evaluations are counted).
+
+    Raises
+    ------
+    TypeError
+        If ``loss`` or ``report_loss`` is not callable or returns anything but a torch tensor,
+        ``start`` or ``end`` is not a floating-point array or tensor or they are of different kinds,
+        or ``n_points`` or ``density`` is not an integer.
+    ValueError
+        If ``start`` or ``end`` is not 1-D, is empty or holds a non-finite value, their sizes differ,
+        ``n_points < 2``, ``density < 1``, or the loss does not return one value per point;
+        :class:`ebcore.optim.NonFiniteLossError` (a ``ValueError``) if a reported loss is not finite.
+    """
     n_points, density = _check_common(loss, report_loss, n_points, density)
     s, e = _check_endpoints(start, end)
     t = torch.linspace(0.0, 1.0, n_points, dtype=s.dtype, device=s.device)
@@ -276,7 +400,40 @@ def linear_path(loss: Callable, start, end, n_points: int = 51, *, report_loss: 
 
 @implements("prop-fourier-gradient")
 def path_objective(values, points, lam, objective="sum", temperature=None):
-    """The FourierPathFinder objective of losses ``values`` ``(P,)`` at ``points`` ``(P, D)`` (torch, differentiable)."""
+    r"""The FourierPathFinder objective of losses ``values`` ``(P,)`` at ``points`` ``(P, D)`` (torch, differentiable).
+
+    ``"sum"``: the summed loss plus ``lam`` times the summed squared segment lengths;
+    ``"smooth_max"``: :math:`T \log\sum_m e^{f_m / T}` plus the same length term (see
+    :func:`fourier_path`).
+
+    Parameters
+    ----------
+    values : torch.Tensor, shape (P,)
+        The losses :math:`f_m` at the path points, ends included.
+    points : torch.Tensor, shape (P, D)
+        The path points.
+    lam : float >= 0
+        The weight of the summed squared segment lengths.
+    objective : str
+        One of ``OBJECTIVES``: ``"sum"`` or ``"smooth_max"``.
+    temperature : float > 0, optional
+        :math:`T` of the smooth maximum (required for ``"smooth_max"``).
+
+    Returns
+    -------
+    torch.Tensor
+        The objective, a 0-d tensor, differentiable in ``values`` and ``points``.
+
+    Raises
+    ------
+    TypeError
+        If ``values`` or ``points`` is not a floating-point torch tensor, or ``lam`` or
+        ``temperature`` is not a real number.
+    ValueError
+        If ``objective`` is unknown, ``"smooth_max"`` is asked for without a ``temperature``, ``lam``
+        is negative or not finite, ``temperature`` is not a finite number > 0, or ``values`` and
+        ``points`` are not ``(P,)`` and ``(P, D)``, are empty or hold a non-finite value.
+    """
     check_choice(objective, "objective", OBJECTIVES)
     if objective == "smooth_max" and temperature is None:
         raise ValueError("temperature must be given for objective='smooth_max'")
@@ -314,6 +471,10 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
         step go through one call.
     start, end : (D,) array or tensor
         The end points (flat parameter vectors), same size.
+    n_modes : int >= 1
+        The number :math:`K` of coefficient vectors :math:`b_n`.
+    n_points : int >= 2
+        Path points, both ends included (at least 3 when ``steps > 0``: an interior point is needed).
     lam : float >= 0
         Weight of the summed squared segment lengths :math:`\sum_m |w(t_{m+1}) - w(t_m)|^2`. Its
         meaning depends on ``n_points``: with :math:`M` segments the sum is about
@@ -329,6 +490,8 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
         :math:`T \log\sum_m e^{f_m / T}`, a soft maximum that targets the barrier itself.
     temperature : float > 0, optional
         ``T`` of the smooth maximum; by default 2 % of the loss range on the straight line.
+    optimizer : {"adam", "lbfgs"}
+        Adam on the coefficients (the paper's), or :class:`ebcore.optim.LBFGSGSS`.
     report_loss : callable, optional
         The loss on which heights and barriers are reported (for example the full data set when
         ``loss`` is a subsample); by default ``loss``.
@@ -337,7 +500,31 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
     record_every : int, optional
         Every this many steps, record the dense barrier of the current iterate (on the report
         loss) with the evaluations used so far: ``result.record``. For convergence studies.
+    progress : bool, optional
+        Show a progress bar (default: as ``EBCORE_PROGRESS`` decides).
 
+    Returns
+    -------
+    PathResult
+        The best iterate's path, its heights, barrier, dense barrier and Lipschitz margin, the
+        objective history, the evaluations used and the coefficients.
+
+    Raises
+    ------
+    TypeError
+        If ``loss`` or ``report_loss`` is not callable or returns anything but a torch tensor,
+        ``start`` or ``end`` is not a floating-point array or tensor or they are of different kinds, an
+        integer argument is not an integer, or ``lam``, ``lr`` or ``temperature`` is not a real number.
+    ValueError
+        If ``start`` or ``end`` is not 1-D, is empty or holds a non-finite value, their sizes differ,
+        ``n_modes``, ``density`` or ``record_every`` is below 1, ``n_points`` is below 2 (below 3 with
+        ``steps > 0``), ``steps`` is negative, ``lam`` is negative, ``lr`` or ``temperature`` is not a
+        finite number > 0, ``objective`` or ``optimizer`` is unknown, or the loss does not return one
+        value per point; :class:`ebcore.optim.NonFiniteLossError` (a ``ValueError``) if the loss or the
+        path points become non-finite.
+
+    Notes
+    -----
     The iterate with the lowest objective is returned (as in the paper). A non-finite loss during
     the optimisation raises :class:`ebcore.optim.NonFiniteLossError` naming the step and path points.
     """
@@ -514,6 +701,53 @@ def nudged_elastic_band(loss: Callable, start, end, n_points: int = 21, *, steps
     and its height to the barrier. FIRE (Bitzek et al. 2006) integrates the forces with time step
     ``step_size`` (at most 10 times larger as it adapts). Stops after ``steps`` steps or when the
     largest force on an image falls below ``force_tol``. Returns the images as a piecewise-linear path.
+
+    Parameters
+    ----------
+    loss : callable
+        Points ``(P, D)`` (a torch tensor) to losses ``(P,)``, differentiable.
+    start, end : numpy.ndarray or torch.Tensor, shape (D,)
+        The fixed end images, both numpy or both torch, same size.
+    n_points : int >= 3
+        Images, both ends included.
+    steps : int >= 0
+        The most FIRE steps.
+    spring : float > 0
+        The spring stiffness along the path.
+    step_size : float > 0
+        FIRE's initial time step (it adapts up to 10 times larger).
+    climbing : bool
+        Let the highest image climb after ``climb_after`` steps.
+    climb_after : int >= 0
+        Steps before the climbing image is switched on.
+    force_tol : float >= 0
+        Stop when the largest force on an image falls below it (0: run all ``steps``).
+    report_loss : callable, optional
+        The loss on which heights and barriers are reported; by default ``loss``.
+    density : int >= 1
+        The dense re-evaluation uses ``density`` points per segment.
+    progress : bool, optional
+        Show a progress bar (default: as ``EBCORE_PROGRESS`` decides).
+
+    Returns
+    -------
+    PathResult
+        The images as a piecewise-linear path, with heights, barrier, dense barrier, Lipschitz
+        margin, the highest image's height per step (``objective_history``) and the evaluations used.
+
+    Raises
+    ------
+    TypeError
+        If ``loss`` or ``report_loss`` is not callable or returns anything but a torch tensor,
+        ``start`` or ``end`` is not a floating-point array or tensor or they are of different kinds, an
+        integer argument is not an integer, or ``spring``, ``step_size`` or ``force_tol`` is not a real
+        number.
+    ValueError
+        If ``n_points < 3``, ``start`` or ``end`` is not 1-D, is empty or holds a non-finite value,
+        their sizes differ, ``steps`` or ``climb_after`` is negative, ``density < 1``, ``spring`` or
+        ``step_size`` is not a finite number > 0, ``force_tol`` is negative, or the loss does not
+        return one value per point; :class:`ebcore.optim.NonFiniteLossError` (a ``ValueError``) if the
+        loss or the images become non-finite.
     """
     n_points, density = _check_common(loss, report_loss, n_points, density)
     if n_points < 3:

@@ -58,7 +58,25 @@ def _xy(points):
 
 
 def two_bump(points: torch.Tensor) -> torch.Tensor:
-    """The paper's two-well, two-bump landscape at ``points`` ``(P, 2)``."""
+    """The paper's two-well, two-bump landscape at ``points`` ``(P, 2)``.
+
+    Parameters
+    ----------
+    points : torch.Tensor, shape (P, 2)
+        The points, any float dtype (differentiable).
+
+    Returns
+    -------
+    torch.Tensor, shape (P,)
+        The values (constants in :data:`TWO_BUMP`).
+
+    Raises
+    ------
+    TypeError
+        If ``points`` is not a floating-point torch tensor.
+    ValueError
+        If ``points`` is not of shape ``(P, 2)``, is empty or holds a non-finite value.
+    """
     x, y = _xy(points)
     value = torch.full_like(x, TWO_BUMP["offset"])
     for cx, cy in TWO_BUMP["wells"]:
@@ -69,7 +87,29 @@ def two_bump(points: torch.Tensor) -> torch.Tensor:
 
 
 def curved_double_well(points: torch.Tensor, curvature: float = 1.0) -> torch.Tensor:
-    """:math:`(x^2 - 1)^2 + 2 (y - c (1 - x^2))^2` with ``c = curvature`` (saddle exactly at ``(0, c)``, height 1)."""
+    """:math:`(x^2 - 1)^2 + 2 (y - c (1 - x^2))^2` with ``c = curvature`` (saddle exactly at ``(0, c)``, height 1).
+
+    Parameters
+    ----------
+    points : torch.Tensor, shape (P, 2)
+        The points, any float dtype (differentiable).
+    curvature : float or 0-d tensor
+        The curvature :math:`c` of the minimum energy path, finite, at most ``1e150`` in magnitude (a
+        tensor keeps its gradient).
+
+    Returns
+    -------
+    torch.Tensor, shape (P,)
+        The values.
+
+    Raises
+    ------
+    TypeError
+        If ``points`` is not a floating-point torch tensor, or ``curvature`` is not a real number.
+    ValueError
+        If ``points`` is not of shape ``(P, 2)``, is empty or holds a non-finite value, or
+        ``curvature`` is not finite or above ``1e150`` in magnitude.
+    """
     x, y = _xy(points)
     c = check_finite_scalar(curvature, "curvature")
     if abs(c) > SCALE_RANGE[1]:
@@ -80,7 +120,25 @@ def curved_double_well(points: torch.Tensor, curvature: float = 1.0) -> torch.Te
 
 
 def muller_brown(points: torch.Tensor) -> torch.Tensor:
-    """The Müller-Brown potential at ``points`` ``(P, 2)``."""
+    """The Müller-Brown potential at ``points`` ``(P, 2)``.
+
+    Parameters
+    ----------
+    points : torch.Tensor, shape (P, 2)
+        The points, any float dtype (differentiable).
+
+    Returns
+    -------
+    torch.Tensor, shape (P,)
+        The values.
+
+    Raises
+    ------
+    TypeError
+        If ``points`` is not a floating-point torch tensor.
+    ValueError
+        If ``points`` is not of shape ``(P, 2)``, is empty or holds a non-finite value.
+    """
     x, y = _xy(points)
     value = torch.zeros_like(x)
     for A, a, b, c, x0, y0 in zip(_MB_A, _MB_a, _MB_b, _MB_c, _MB_x0, _MB_y0):
@@ -166,7 +224,27 @@ POTENTIALS = {
 
 
 def reference_landscape(name: str) -> ReferenceLandscape:
-    """One of :data:`POTENTIALS` with its end points and saddles refined by Newton's method."""
+    """One of :data:`POTENTIALS` with its end points and saddles refined by Newton's method.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`POTENTIALS`: ``"curved_double_well"``, ``"muller_brown"`` or ``"two_bump"``.
+
+    Returns
+    -------
+    ReferenceLandscape
+        The potential, its two minima (``start``, ``end``) and its saddles; ``barrier`` is the
+        highest saddle's height.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a key of :data:`POTENTIALS`, or Newton's method does not converge from a
+        stored guess.
+    RuntimeError
+        If Newton's method from a saddle guess reaches a point that is not a saddle.
+    """
     if name not in POTENTIALS:
         raise ValueError(f"name must be one of {sorted(POTENTIALS)}, got {name!r}")
     potential, start, end, saddle_guesses = POTENTIALS[name]

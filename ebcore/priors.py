@@ -62,13 +62,54 @@ class Prior:
         return np.asarray(y, dtype=np.float64).reshape(-1, self.dim), y.shape[:-1]
 
     def sample(self, size: int, rng) -> np.ndarray:
-        """``size`` i.i.d. draws, shape (size, n)."""
+        """``size`` i.i.d. draws, shape (size, n).
+
+        Parameters
+        ----------
+        size : int >= 0
+            Number of draws.
+        rng : numpy.random.Generator or int
+            Source of the draws (a generator, or a non-negative integer seed).
+
+        Returns
+        -------
+        numpy.ndarray, shape (size, n)
+            The draws, float64.
+
+        Raises
+        ------
+        TypeError
+            If ``size`` is not an integer, or ``rng`` is neither a numpy Generator nor an integer seed.
+        ValueError
+            If ``size`` is negative, or ``rng`` is a negative seed.
+        """
         check_int(size, "size", minimum=0)
         return self._sample(int(size), as_generator(rng))
 
     @implements("thm-posterior-mean-optimal")
     def posterior_mean(self, y, sigma):
-        """The Bayes denoiser :math:`E[x \\mid y]` under noise level ``sigma``."""
+        r"""The Bayes denoiser :math:`E[x \mid y]` under noise level ``sigma``.
+
+        Parameters
+        ----------
+        y : numpy.ndarray, shape (..., n)
+            Noisy observations :math:`y = x + \sigma\xi`, floating point, any leading shape.
+        sigma : float > 0
+            The noise standard deviation :math:`\sigma`.
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., n)
+            The posterior means, float64, shaped like ``y``.
+
+        Raises
+        ------
+        TypeError
+            If ``y`` is not a floating-point numpy array, or ``sigma`` is not a real number.
+        ValueError
+            If ``y`` is empty, holds a non-finite value or does not end in the prior's dimension ``n``,
+            or if ``sigma`` is not a finite number in ``[1e-150, 1e150]``.
+        """
         flat, lead = self._check_y(y)
         s = check_scale(sigma, "sigma")
         out = np.concatenate([self._posterior_mean(flat[i:i + _ROWS], s) for i in range(0, len(flat), _ROWS)]
@@ -77,7 +118,28 @@ class Prior:
 
     @implements("thm-tweedie", "prop-backward-heat")
     def log_marginal(self, y, sigma):
-        """Log density of the noisy observation :math:`y = x + \\sigma\\xi`, shape ``y.shape[:-1]``."""
+        r"""Log density of the noisy observation :math:`y = x + \sigma\xi`, shape ``y.shape[:-1]``.
+
+        Parameters
+        ----------
+        y : numpy.ndarray, shape (..., n)
+            Points at which the density of :math:`\rho_0 * N(0, \sigma^2 I)` is evaluated, floating point.
+        sigma : float > 0
+            The noise standard deviation :math:`\sigma`.
+
+        Returns
+        -------
+        numpy.ndarray, shape y.shape[:-1]
+            The log densities, float64.
+
+        Raises
+        ------
+        TypeError
+            If ``y`` is not a floating-point numpy array, or ``sigma`` is not a real number.
+        ValueError
+            If ``y`` is empty, holds a non-finite value or does not end in the prior's dimension ``n``,
+            or if ``sigma`` is not a finite number in ``[1e-150, 1e150]``.
+        """
         flat, lead = self._check_y(y)
         s = check_scale(sigma, "sigma")
         out = np.concatenate([self._log_marginal(flat[i:i + _ROWS], s) for i in range(0, len(flat), _ROWS)]
@@ -95,12 +157,51 @@ class Prior:
 
     @implements("thm-posterior-mean-optimal")
     def bayes_mse(self, sigma) -> float:
-        """Bayes risk :math:`E|x - E[x \\mid y]|^2` per token, summed over coordinates."""
+        r"""Bayes risk :math:`E|x - E[x \mid y]|^2` per token, summed over coordinates.
+
+        Closed form for :class:`Gaussian` and :class:`Subspace`; a seeded Monte Carlo estimate for the
+        other priors, whose standard error :meth:`bayes_mse_se` returns (see the module docstring).
+
+        Parameters
+        ----------
+        sigma : float > 0
+            The noise standard deviation :math:`\sigma`.
+
+        Returns
+        -------
+        float
+            The Bayes risk.
+
+        Raises
+        ------
+        TypeError
+            If ``sigma`` is not a real number.
+        ValueError
+            If ``sigma`` is not a finite number in ``[1e-150, 1e150]``.
+        """
         s = check_scale(sigma, "sigma")
         return float(self._bayes_mse(s)[0])
 
     def bayes_mse_se(self, sigma) -> float:
-        """Standard error of :meth:`bayes_mse` (0 for closed forms)."""
+        r"""Standard error of :meth:`bayes_mse` (0 for closed forms).
+
+        Parameters
+        ----------
+        sigma : float > 0
+            The noise standard deviation :math:`\sigma`.
+
+        Returns
+        -------
+        float
+            The standard error of the Monte Carlo estimate, or 0.
+
+        Raises
+        ------
+        TypeError
+            If ``sigma`` is not a real number.
+        ValueError
+            If ``sigma`` is not a finite number in ``[1e-150, 1e150]``.
+        """
         s = check_scale(sigma, "sigma")
         return float(self._bayes_mse(s)[1])
 
@@ -127,6 +228,21 @@ class Gaussian(Prior):
     symmetric square root :math:`C^{1/2}`, which is unique: unlike an eigenvector basis (whose signs,
     and whose rotation inside a repeated eigenvalue, are arbitrary choices of the LAPACK build), it
     makes the samples a function of the seed alone.
+
+    Parameters
+    ----------
+    mean : numpy.ndarray, shape (n,)
+        The mean :math:`m`, floating point.
+    cov : numpy.ndarray, shape (n, n)
+        The covariance :math:`C`, symmetric positive semi-definite (up to round-off).
+
+    Raises
+    ------
+    TypeError
+        If ``mean`` or ``cov`` is not a floating-point array.
+    ValueError
+        If ``mean`` is not 1-D, ``cov`` is not of shape ``(n, n)``, either is empty or holds a
+        non-finite value, or ``cov`` is not symmetric or has a negative eigenvalue.
     """
 
     def __init__(self, mean, cov):
@@ -187,6 +303,26 @@ class Subspace(Gaussian):
 
     A degenerate Gaussian with :math:`C = s_0^2 P`, :math:`P = U U^\top`: posterior mean
     :math:`\frac{s_0^2}{s_0^2+\sigma^2} P y`, Bayes risk :math:`d\, s_0^2 \sigma^2 / (s_0^2 + \sigma^2)`.
+
+    Parameters
+    ----------
+    n : int >= 1
+        The ambient dimension.
+    d : int, 1 <= d <= n
+        The subspace's dimension.
+    scale : float > 0
+        The standard deviation :math:`s_0` of each coordinate inside the subspace.
+    rng : numpy.random.Generator or int
+        Source of the random subspace (a generator, or a non-negative integer seed).
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``d`` is not an integer, ``scale`` is not a real number, or ``rng`` is neither a
+        numpy Generator nor an integer seed.
+    ValueError
+        If ``n < 1``, ``d`` is outside ``[1, n]``, ``scale`` is not a finite number in
+        ``[1e-150, 1e150]``, or ``rng`` is a negative seed.
     """
 
     def __init__(self, n: int, d: int, scale: float, rng):
@@ -210,6 +346,25 @@ class GaussianMixture(Prior):
     :math:`r_k(y) \propto w_k e^{-|y-\mu_k|^2/2v}` (no equal-norm assumption), and
     :math:`E[x \mid y] = \sum_k r_k(y)\, (s_0^2 y + \sigma^2 \mu_k)/v`. ``sigma`` (:math:`s_0`)
     may be 0: a discrete prior on the means.
+
+    Parameters
+    ----------
+    means : numpy.ndarray, shape (K, n)
+        The component means :math:`\mu_k`, floating point.
+    weights : numpy.ndarray, shape (K,)
+        Non-negative component weights with a positive sum (normalised here), floating point.
+    sigma : float >= 0
+        The components' standard deviation :math:`s_0`.
+
+    Raises
+    ------
+    TypeError
+        If ``means`` or ``weights`` is not a floating-point numpy array, or ``sigma`` is not a real
+        number.
+    ValueError
+        If ``means`` is not 2-D, either array is empty or holds a non-finite value, ``weights`` is
+        not of shape ``(K,)``, has a negative entry or sums to zero, or ``sigma`` is negative or not
+        finite.
     """
 
     def __init__(self, means, weights, sigma):
@@ -271,6 +426,26 @@ class Sphere(Prior):
     :math:`E[x \mid y] = R\, \frac{I_{(d+1)/2}(\kappa)}{I_{(d-1)/2}(\kappa)}\, U v/|v|`,
     computed with scipy's exponentially scaled Bessel functions (``ive``), stable for any
     :math:`\kappa`.
+
+    Parameters
+    ----------
+    n : int >= 2
+        The ambient dimension.
+    d : int, 1 <= d <= n - 1
+        The sphere's dimension (1: a circle).
+    radius : float > 0
+        The radius :math:`R`.
+    rng : numpy.random.Generator or int
+        Source of the random subspace (a generator, or a non-negative integer seed).
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``d`` is not an integer, ``radius`` is not a real number, or ``rng`` is neither a
+        numpy Generator nor an integer seed.
+    ValueError
+        If ``n < 2``, ``d`` is outside ``[1, n - 1]``, ``radius`` is not a finite number > 0, or
+        ``rng`` is a negative seed.
     """
 
     def __init__(self, n: int, d: int, radius: float, rng):
@@ -341,6 +516,43 @@ def monte_carlo_posterior_mean(prior: Prior, y, sigma, n_samples: int, rng, min_
     prior's tail sees few samples near it; doubling the draw doubles its effective sample size on
     average). The returned ``ess`` is that of the draw each estimate comes from, so a caller can
     still see a query that never reached ``min_ess``.
+
+    Parameters
+    ----------
+    prior : Prior
+        The prior to sample from.
+    y : numpy.ndarray, shape (..., n)
+        The observations, floating point.
+    sigma : float > 0
+        The noise standard deviation :math:`\sigma`.
+    n_samples : int >= 2
+        Prior draws :math:`S` of the first round.
+    rng : numpy.random.Generator or int
+        Source of the draws (a generator, or a non-negative integer seed).
+    min_ess : float > 0, optional
+        The effective sample size below which a query is estimated again from a larger draw.
+    max_doublings : int, 0 <= max_doublings <= 10
+        The most times the draw is doubled (used only with ``min_ess``).
+
+    Returns
+    -------
+    estimate : numpy.ndarray, shape (..., n)
+        The estimates of :math:`E[x \mid y]`, shaped like ``y``.
+    standard_error : numpy.ndarray, shape (..., n)
+        Their delta-method standard errors.
+    ess : numpy.ndarray, shape y.shape[:-1]
+        The effective sample size of the draw each estimate comes from.
+
+    Raises
+    ------
+    TypeError
+        If ``prior`` is not a :class:`Prior`, ``y`` is not a floating-point numpy array, ``sigma``
+        or ``min_ess`` is not a real number, ``n_samples`` or ``max_doublings`` is not an integer, or
+        ``rng`` is neither a numpy Generator nor an integer seed.
+    ValueError
+        If ``y`` is empty, holds a non-finite value or does not end in the prior's dimension, if
+        ``sigma`` is not a finite number in ``[1e-150, 1e150]``, ``n_samples < 2``, ``min_ess`` is not
+        a finite number > 0, ``max_doublings`` is outside ``[0, 10]``, or ``rng`` is a negative seed.
     """
     if not isinstance(prior, Prior):
         raise TypeError(f"prior must be an ebcore.priors.Prior, got {type(prior).__name__}")
@@ -391,6 +603,24 @@ class StudentT(Prior):
     with 160 nodes the posterior mean is within 1e-9 of a dense trapezoid reference for noise levels
     up to the scale (tested), but off by 1e-5 at three times it. The Bayes risk is a Monte Carlo
     estimate like the mixture's.
+
+    Parameters
+    ----------
+    dim : int >= 1
+        The dimension ``n``.
+    dof : float > 0
+        The degrees of freedom :math:`\nu`.
+    scale : float > 0
+        The scale of each coordinate.
+    nodes : int >= 8
+        Gauss-Hermite nodes per one-dimensional integral.
+
+    Raises
+    ------
+    TypeError
+        If ``dim`` or ``nodes`` is not an integer, or ``dof`` or ``scale`` is not a real number.
+    ValueError
+        If ``dim < 1``, ``nodes < 8``, or ``dof`` or ``scale`` is not a finite number > 0.
     """
 
     def __init__(self, dim: int, dof, scale, nodes: int = 160):

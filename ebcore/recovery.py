@@ -85,13 +85,57 @@ def two_stage_excess(prior: Prior, sigma, context_size: int, bandwidth, step, de
 def recovery_curve(prior: Prior, sigma, context_sizes, *, schedule: str, bandwidth, prior_variance,
                    tokens_per_size: int = 32768, min_contexts: int = 4, seed=0,
                    cache_as: str | None = None) -> RecoveryCurve:
-    """Excess risk of the two-stage estimator against context size (see the module docstring).
+    r"""Excess risk of the two-stage estimator against context size (see the module docstring).
 
     At size ``N``, ``max(min_contexts, tokens_per_size // N)`` independent contexts are drawn, so
     every size costs about the same number of token estimates; the standard error is over contexts.
     ``seed`` is an integer or a list of integers (numpy's seed sequence). With ``cache_as`` (a name
     for the prior, part of the key together with every other argument and the code version) the
     curve goes through the results cache.
+
+    Parameters
+    ----------
+    prior : Prior
+        The prior of the clean tokens (an :class:`ebcore.priors.Prior`).
+    sigma : float > 0
+        The noise level :math:`\sigma` (also Stage 2's bandwidth).
+    context_sizes : sequence of int
+        The context sizes ``N``, at least two of them, each >= 2.
+    schedule : str
+        One of :data:`SCHEDULES`: ``"fixed"`` keeps ``bandwidth``, ``"shrinking"`` scales it as
+        :math:`(N/N_0)^{-1/(d+4)}` from the first size :math:`N_0` (:func:`schedule_bandwidth`).
+    bandwidth : float > 0
+        Stage 1's bandwidth at the first size.
+    prior_variance : float > 0
+        The prior's variance per coordinate, for the Gaussian horizon that sets the depth and step
+        (:func:`recovery_settings`; a heuristic for non-Gaussian priors).
+    tokens_per_size : int >= 2
+        About how many token estimates each size costs.
+    min_contexts : int >= 2
+        The fewest contexts per size.
+    seed : int or sequence of int
+        Non-negative seed(s) of the draws.
+    cache_as : str, optional
+        A name for the prior; given, the curve goes through the results cache.
+
+    Returns
+    -------
+    RecoveryCurve
+        Per size: the context size, bandwidth, depth and step used, and the mean excess risk with its
+        standard error over contexts.
+
+    Raises
+    ------
+    TypeError
+        If ``context_sizes`` or ``seed`` is not integers, ``tokens_per_size`` or ``min_contexts`` is not
+        an integer, ``sigma``, ``bandwidth`` or ``prior_variance`` is not a real number, ``cache_as`` is
+        neither ``None`` nor a non-empty string, or (when the curve is computed) ``prior`` is not an
+        :class:`ebcore.priors.Prior`.
+    ValueError
+        If fewer than two sizes are given or one is below 2, ``schedule`` is unknown,
+        ``tokens_per_size`` or ``min_contexts`` is below 2, a seed is negative, ``sigma`` or
+        ``bandwidth`` is not a finite number in ``[1e-150, 1e150]``, ``prior_variance`` is not a
+        finite number > 0, or no exact step exists for a size's depth (:func:`recovery_settings`).
     """
     from .validation import check_int_sequence, check_seed
 

@@ -14,7 +14,21 @@ _SCALES = ("default", "paper")
 
 
 def current_scale() -> str:
-    """The active scale, ``"default"`` or ``"paper"``, read from ``EBCORE_SCALE``."""
+    """The active scale, ``"default"`` or ``"paper"``, read from ``EBCORE_SCALE``.
+
+    The variable is read at every call, case and surrounding spaces ignored; empty or unset means
+    ``"default"``.
+
+    Returns
+    -------
+    str
+        ``"default"`` or ``"paper"``.
+
+    Raises
+    ------
+    ValueError
+        If ``EBCORE_SCALE`` holds anything else (case and surrounding spaces are ignored).
+    """
     value = os.environ.get("EBCORE_SCALE", "default").strip().lower() or "default"
     if value not in _SCALES:
         raise ValueError(f"EBCORE_SCALE must be one of {_SCALES}, got {value!r}")
@@ -22,5 +36,23 @@ def current_scale() -> str:
 
 
 def at_scale(default, paper):
-    """Return ``paper`` when ``EBCORE_SCALE=paper``, else ``default``."""
+    """Return ``paper`` when ``EBCORE_SCALE=paper``, else ``default``.
+
+    Parameters
+    ----------
+    default : object
+        The value at the default scale (a count, a size, a tuple of them: anything).
+    paper : object
+        The value at the papers' scale.
+
+    Returns
+    -------
+    object
+        ``paper`` or ``default``, unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``EBCORE_SCALE`` is neither ``"default"`` nor ``"paper"`` (see :func:`current_scale`).
+    """
     return paper if current_scale() == "paper" else default

@@ -66,11 +66,44 @@ class ChapterSeeds:
         return np.random.SeedSequence([self.chapter, self.book_seed, *name_words(name)])
 
     def generator(self, name: str) -> np.random.Generator:
-        """A generator of the stream ``name``, independent of every other stream."""
+        """A generator of the stream ``name``, independent of every other stream.
+
+        Parameters
+        ----------
+        name : str
+            The stream's name (non-empty), e.g. the check's label.
+
+        Returns
+        -------
+        numpy.random.Generator
+            A fresh generator drawing from ``SeedSequence([c, k, *words(name)])``: the same name gives
+            the same numbers at every call.
+
+        Raises
+        ------
+        ValueError
+            If ``name`` is not a non-empty string.
+        """
         return np.random.default_rng(self._sequence(name))
 
     def seed(self, name: str) -> int:
-        """An integer seed (0 <= seed < 2**31) of the stream ``name``, for a library call."""
+        """An integer seed (0 <= seed < 2**31) of the stream ``name``, for a library call.
+
+        Parameters
+        ----------
+        name : str
+            The stream's name (non-empty).
+
+        Returns
+        -------
+        int
+            A seed in ``[0, 2**31)``, the same for the same name.
+
+        Raises
+        ------
+        ValueError
+            If ``name`` is not a non-empty string.
+        """
         return int(self._sequence(name).generate_state(1, np.uint32)[0] >> 1)
 
     def __repr__(self) -> str:
@@ -82,6 +115,22 @@ def chapter_seeds(chapter: int) -> ChapterSeeds:
 
     Seeding Python's, numpy's and torch's global state too keeps any code that still reads it
     (a plotting helper, torch's default initialisation) decided by the same two numbers.
+
+    Parameters
+    ----------
+    chapter : int >= 0
+        The chapter's number ``c``.
+
+    Returns
+    -------
+    ChapterSeeds
+        The chapter's streams: ``rng``, ``generator(name)`` and ``seed(name)``.
+
+    Raises
+    ------
+    ValueError
+        If ``chapter`` is not a non-negative integer, or ``EBCORE_SEED`` is not a non-negative
+        integer.
     """
     seeds = ChapterSeeds(chapter)
     seed_everything(int(seeds._sequence("global state").generate_state(1, np.uint32)[0]))
@@ -89,7 +138,23 @@ def chapter_seeds(chapter: int) -> ChapterSeeds:
 
 
 def book_seed(name: str) -> int:
-    """An integer seed for a result that several chapters share (``c = 0``), e.g. Part II's ensembles."""
+    """An integer seed for a result that several chapters share (``c = 0``), e.g. Part II's ensembles.
+
+    Parameters
+    ----------
+    name : str
+        The shared stream's name (non-empty).
+
+    Returns
+    -------
+    int
+        A seed in ``[0, 2**31)``, decided by ``name`` and ``EBCORE_SEED`` alone.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a non-empty string, or ``EBCORE_SEED`` is not a non-negative integer.
+    """
     return ChapterSeeds(0).seed(name)
 
 
@@ -99,6 +164,28 @@ def random_orthonormal(n: int, k: int, rng) -> np.ndarray:
     QR of a Gaussian matrix with the signs of ``R``'s diagonal made positive: that factorisation is
     unique, so the frame depends only on the draws (not on the LAPACK build's sign choices), and its
     law is exactly Haar (Mezzadri 2007).
+
+    Parameters
+    ----------
+    n : int >= 1
+        The ambient dimension.
+    k : int, 1 <= k <= n
+        The number of columns.
+    rng : numpy.random.Generator or int
+        Source of the Gaussian matrix (a generator, or a non-negative integer seed).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, k)
+        The orthonormal frame.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``k`` is not an integer, or ``rng`` is neither a numpy Generator nor an integer
+        seed.
+    ValueError
+        If ``n < 1``, ``k`` is outside ``[1, n]``, or ``rng`` is a negative seed.
     """
     from .validation import check_int
 

@@ -17,6 +17,30 @@ def mean_and_se(samples, axis=0, *, name: str = "samples"):
 
     The one implementation of the book's error bars; ``name`` is the argument's name in error
     messages (for callers that pass their own argument through).
+
+    Parameters
+    ----------
+    samples : array_like of float
+        The samples (a list, a tuple, a numpy array or a tensor of real numbers), at least 1-D.
+    axis : int
+        The axis along which the samples are taken; it needs at least 2 entries.
+    name : str
+        The name of ``samples`` in error messages.
+
+    Returns
+    -------
+    mean : numpy.ndarray or float
+        The sample mean, ``samples`` with ``axis`` removed.
+    se : numpy.ndarray or float
+        Its standard error, of the same shape.
+
+    Raises
+    ------
+    TypeError
+        If ``samples`` is not real numbers (a string, ``None``, objects numpy cannot read).
+    ValueError
+        If ``samples`` is a scalar, empty or holds a non-finite value, if ``axis`` is not an integer
+        in ``[-ndim, ndim)``, or if fewer than 2 samples lie along ``axis``.
     """
     samples = as_float_array(samples, name)
     check_array(samples, name)
@@ -46,6 +70,32 @@ def fit_power_law(x, y, y_se=None, level: float = 0.95) -> PowerLawFit:
     Weights are ``(y / y_se)^2`` (delta method: the standard error of ``log y`` is
     ``y_se / y``); the interval uses Student's t with ``len(x) - 2`` degrees of freedom and the
     residual scatter, so it is honest when the error bars are too small as well as too large.
+
+    Parameters
+    ----------
+    x : array_like of float, shape (K,)
+        The abscissae, positive, at least 3 of them.
+    y : array_like of float, shape (K,)
+        The values, positive.
+    y_se : array_like of float, shape (K,), optional
+        Standard errors of ``y``, positive (equal weights if omitted).
+    level : float, 0 < level < 1
+        The confidence level of the slope's interval.
+
+    Returns
+    -------
+    PowerLawFit
+        ``(slope, slope_low, slope_high, prefactor)``: ``y ~ prefactor * x**slope`` and the
+        interval ``[slope_low, slope_high]``.
+
+    Raises
+    ------
+    TypeError
+        If ``x``, ``y`` or ``y_se`` is not real numbers, or ``level`` is not a real number.
+    ValueError
+        If ``x`` is not 1-D, ``y`` or ``y_se`` does not have its shape, an array is empty or holds a
+        non-finite value, there are fewer than 3 points, ``level`` is outside ``(0, 1)``, or a value
+        of ``x``, ``y`` or ``y_se`` is not positive.
     """
     x = as_float_array(x, "x")
     y = as_float_array(y, "y")
@@ -88,7 +138,31 @@ class Extrapolation(NamedTuple):
 @implements("prop-depth-zero-bias", "conj-recovery")
 def extrapolate_to_zero(x, y, y_se) -> Extrapolation:
     """Weighted least squares of ``y`` on ``x`` (weights ``1/y_se^2``), for limits such as ``N -> inf``
-    in the variable ``x = 1/N``. Standard errors come from ``y_se`` (assumed correct and independent)."""
+    in the variable ``x = 1/N``. Standard errors come from ``y_se`` (assumed correct and independent).
+
+    Parameters
+    ----------
+    x : array_like of float, shape (K,)
+        The abscissae (e.g. ``1/N``), at least 2 of them.
+    y : array_like of float, shape (K,)
+        The values.
+    y_se : array_like of float, shape (K,)
+        Standard errors of ``y``, positive.
+
+    Returns
+    -------
+    Extrapolation
+        ``(intercept, intercept_se, slope, slope_se)`` of ``y = intercept + slope * x``; the
+        intercept is the limit at ``x = 0``.
+
+    Raises
+    ------
+    TypeError
+        If ``x``, ``y`` or ``y_se`` is not real numbers.
+    ValueError
+        If ``x`` is not 1-D, ``y`` or ``y_se`` does not have its shape, an array is empty or holds a
+        non-finite value, there are fewer than 2 points, or a value of ``y_se`` is not positive.
+    """
     x = as_float_array(x, "x")
     y = as_float_array(y, "y")
     y_se = as_float_array(y_se, "y_se")
@@ -109,6 +183,33 @@ def bootstrap_median_ci(samples, level: float = 0.95, n_resamples: int = 2000, s
 
     With fewer than about 10 samples the interval is wide and its coverage is poor (the bootstrap
     distribution of a median takes only a handful of values); callers should say so.
+
+    Parameters
+    ----------
+    samples : array_like of float, shape (K,)
+        The samples (real numbers, 1-D).
+    level : float, 0 < level < 1
+        The confidence level of the interval.
+    n_resamples : int >= 1
+        Bootstrap resamples.
+    seed : int or numpy.random.Generator
+        Source of the resampling (a non-negative integer seed, or a generator).
+
+    Returns
+    -------
+    median : float
+        The sample median.
+    low, high : float
+        The ends of the percentile interval.
+
+    Raises
+    ------
+    TypeError
+        If ``samples`` is not real numbers, ``level`` is not a real number, ``n_resamples`` is not an
+        integer, or ``seed`` is neither an integer nor a numpy Generator.
+    ValueError
+        If ``samples`` is not 1-D, is empty or holds a non-finite value, ``level`` is outside
+        ``(0, 1)``, ``n_resamples < 1``, or ``seed`` is negative.
     """
     from .seeding import as_generator
 

@@ -107,6 +107,26 @@ class CorruptionTask:
         self._digest = array_digest(*(a for pair in self._data.values() for a in pair))
 
     def data(self, split: str):
+        """The inputs and targets of a split, as tensors ``(noisy, clean)``.
+
+        Parameters
+        ----------
+        split : str
+            ``"train"``, ``"validation"`` or ``"test"``.
+
+        Returns
+        -------
+        noisy : torch.Tensor, shape (n_contexts, n_tokens, dim)
+            The noisy tokens (the model's input), of the task's dtype.
+        clean : torch.Tensor, shape (n_contexts, n_tokens, dim)
+            The clean tokens (the target). For a :class:`CleanContextTask` the input is the clean context
+            followed by the noisy query and the target the clean query, ``(n_contexts, dim)``.
+
+        Raises
+        ------
+        ValueError
+            If ``split`` is not one of the three splits.
+        """
         check_choice(split, "split", tuple(self._data))
         noisy, clean = self._data[split]
         return torch.as_tensor(noisy, dtype=self.dtype), torch.as_tensor(clean, dtype=self.dtype)
@@ -117,6 +137,31 @@ class CorruptionTask:
         return np.stack([p.posterior_mean(y, self.sigma) for p, y in zip(self._priors[split], self._data[split][0])])
 
     def loss(self, outputs, targets):
+        """The training loss, :func:`per_token_mse` of ``outputs`` against ``targets``.
+
+        Parameters
+        ----------
+        outputs : torch.Tensor or numpy.ndarray
+            The model's outputs, floating point.
+        targets : torch.Tensor or numpy.ndarray
+            The targets, of the same shape and kind.
+
+        Returns
+        -------
+        torch.Tensor or numpy.ndarray
+            The mean over tokens of the squared error summed over coordinates (a 0-d tensor for torch
+            inputs, differentiable).
+
+        Raises
+        ------
+        TypeError
+            If ``outputs`` or ``targets`` is not a floating-point array or tensor, or one is a tensor and
+            the other not.
+        ValueError
+            If either is empty, ``targets`` holds a non-finite value, or their shapes differ.
+        ebcore.optim.NonFiniteLossError
+            A ``ValueError``: ``outputs`` hold a NaN or an infinity, or the loss overflows.
+        """
         return per_token_mse(outputs, targets)
 
     def config(self) -> dict:

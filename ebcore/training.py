@@ -86,8 +86,33 @@ def adam(lr: float = 1e-3, batch_size: int | None = 64) -> OptimizerSpec:
 
 def lbfgs_gss(history_size: int = 10, max_evals: int = 6, tol: float = 1e-4,
               line_search: str = "safeguarded") -> OptimizerSpec:
-    """Full-batch :class:`ebcore.optim.LBFGSGSS` with the paper's defaults; ``line_search`` picks its
-    search (``"safeguarded"`` or the authors' ``"paper"``) and is part of the results-cache key."""
+    """Full-batch :class:`ebcore.optim.LBFGSGSS` with the paper's defaults.
+
+    Parameters
+    ----------
+    history_size : int >= 1
+        Curvature pairs kept (the paper's ``m = 10``).
+    max_evals : int >= 2
+        Loss evaluations of each step's line search (the paper's 6): the golden-section refinement's
+        with ``"safeguarded"``, all of them with ``"paper"``.
+    tol : float > 0
+        The line search's tolerance (the paper's ``1e-4``).
+    line_search : {"safeguarded", "paper"}
+        The search (see :class:`ebcore.optim.LBFGSGSS`); part of the results-cache key.
+
+    Returns
+    -------
+    OptimizerSpec
+        The recipe (full batch: ``batch_size`` is ``None``).
+
+    Raises
+    ------
+    TypeError
+        If ``history_size`` or ``max_evals`` is not an integer, or ``tol`` is not a real number.
+    ValueError
+        If ``history_size < 1``, ``max_evals < 2``, ``tol`` is not a finite number > 0, or
+        ``line_search`` is not one of the two searches.
+    """
     from .optim import LINE_SEARCHES
     from .validation import check_choice
 
@@ -104,6 +129,25 @@ def torch_lbfgs(history_size: int = 10, max_iter: int = 10) -> OptimizerSpec:
 
     One epoch is one ``step``, which runs up to ``max_iter`` L-BFGS iterations (with
     ``max_iter=1`` PyTorch's implementation restarts its line-search scale every call and stalls).
+
+    Parameters
+    ----------
+    history_size : int >= 1
+        Curvature pairs kept.
+    max_iter : int >= 1
+        L-BFGS iterations per ``step`` (per epoch).
+
+    Returns
+    -------
+    OptimizerSpec
+        The recipe (full batch), built by :func:`ebcore.optim.pytorch_lbfgs`.
+
+    Raises
+    ------
+    TypeError
+        If ``history_size`` or ``max_iter`` is not an integer.
+    ValueError
+        If ``history_size < 1`` or ``max_iter < 1``.
     """
     history_size = check_int(history_size, "history_size", minimum=1)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
@@ -119,7 +163,28 @@ def flat_parameters(model: nn.Module) -> np.ndarray:
 
 @torch.no_grad()
 def set_flat_parameters(model: nn.Module, vector) -> nn.Module:
-    """Write a flat vector (as from :func:`flat_parameters`) into ``model``; returns ``model``."""
+    """Write a flat vector (as from :func:`flat_parameters`) into ``model``; returns ``model``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model whose trainable parameters are overwritten, in ``parameters()`` order.
+    vector : numpy.ndarray, torch.Tensor or sequence of float, shape (D,)
+        The flat parameters, ``D`` the model's number of trainable parameters; each entry is cast to
+        its parameter's dtype.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model`` itself.
+
+    Raises
+    ------
+    TypeError
+        If ``vector`` is not real numbers (or is a non-floating tensor).
+    ValueError
+        If ``vector`` is not of shape ``(D,)``, or holds a non-finite value.
+    """
     params = [p for p in model.parameters() if p.requires_grad]
     total = sum(p.numel() for p in params)
     if not isinstance(vector, torch.Tensor):
@@ -208,6 +273,48 @@ def train(model: nn.Module, task, make_optimizer, *, epochs: int, seed: int = 0,
     or a :class:`ebcore.cache.ResultsCache`), a finished run is loaded instead of retrained and an
     unfinished one resumes from its last checkpoint; ``make_optimizer`` must then have a
     ``config()`` (as :class:`OptimizerSpec` does).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model, at its initial parameters.
+    task : task
+        An object with ``data(split)``, ``loss(outputs, targets)`` and ``config()`` (see
+        :mod:`ebcore.tasks`), e.g. an :class:`ebcore.nets.DigitsTask`.
+    make_optimizer : callable
+        Parameters to a torch optimizer, e.g. an :class:`OptimizerSpec` from :func:`sgd`,
+        :func:`adam`, :func:`lbfgs_gss` or :func:`torch_lbfgs`; its ``batch_size`` (``None``: full
+        batch) sets the batches.
+    epochs : int >= 1
+        The number of epochs.
+    seed : int >= 0
+        Orders the mini-batches.
+    cache : bool or ResultsCache, optional
+        ``True``: the default results cache; ``False`` or ``None``: no cache; or a
+        :class:`ebcore.cache.ResultsCache`.
+    checkpoint_every : int >= 1, optional
+        Epochs between checkpoints in the cache (default a tenth of ``epochs``, at least 1).
+    progress : bool, optional
+        Show a progress bar (default: as ``EBCORE_PROGRESS`` decides).
+
+    Returns
+    -------
+    TrainingRun
+        The loss curves, the kept solutions (see :data:`SOLUTIONS`) and ``"final"``, their epochs,
+        the evaluation counts and the training time.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a torch module, ``task`` lacks the task protocol, ``make_optimizer`` is
+        not callable (or, with a cache, has no ``config()``), ``epochs``, ``seed`` or
+        ``checkpoint_every`` is not an integer, or ``cache`` is neither a bool, ``None`` nor a
+        :class:`ebcore.cache.ResultsCache`.
+    ValueError
+        If ``epochs < 1``, ``seed`` is negative, or ``checkpoint_every < 1``.
+    FloatingPointError
+        If training diverges (a non-finite loss); :class:`ebcore.optim.NonFiniteLossError` from the
+        task's loss or the optimizer is one.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")

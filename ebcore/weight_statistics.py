@@ -19,6 +19,24 @@ def weight_statistics(solutions) -> dict:
     statistics are the standard deviation of the entries, their mean and largest absolute value,
     and the Euclidean norm of the vector (the paper reports the spread: L-BFGS solutions have
     wider weight distributions than SGD's).
+
+    Parameters
+    ----------
+    solutions : numpy.ndarray, shape (n_solutions, n_params)
+        One flat parameter vector per row, floating point.
+
+    Returns
+    -------
+    dict
+        ``{name: numpy.ndarray of shape (n_solutions,)}`` for each name of
+        :data:`WEIGHT_STATISTICS`.
+
+    Raises
+    ------
+    TypeError
+        If ``solutions`` is not a floating-point array or tensor.
+    ValueError
+        If ``solutions`` is not 2-D, is empty or holds a non-finite value.
     """
     solutions = check_array(solutions, "solutions", ndim=2)
     w = np.asarray(solutions, dtype=np.float64)

@@ -84,8 +84,11 @@ def check(name: str, statistic, relation: str, threshold, what: str = "statistic
 
     Raises
     ------
-    TypeError, ValueError
-        On a non-numeric statistic or threshold, an unknown relation or an infinite threshold.
+    TypeError
+        If ``statistic`` or ``threshold`` is not a real number (a bool is not one).
+    ValueError
+        If ``name`` or ``what`` is not a non-empty string, ``relation`` is not one of
+        :data:`RELATIONS`, or ``threshold`` is not finite.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")

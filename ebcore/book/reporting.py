@@ -13,6 +13,23 @@ def glue(name: str, value) -> None:
 
     numpy scalars become Python numbers first, because myst-nb formats the stored plain-text
     representation and ``np.float64(1.5)`` is not a number to it.
+
+    Parameters
+    ----------
+    name : str
+        The key the prose refers to (non-empty).
+    value : object
+        The value: a number (finite), a string, or anything myst-nb can store; numpy scalars and 0-d
+        arrays are converted to Python numbers.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a non-empty string, or ``value`` is a real number that is not finite.
     """
     from myst_nb import glue as _glue
 
@@ -31,6 +48,23 @@ def markdown_table(header, rows):
     """A Markdown table (for ``IPython.display.Markdown``) from a header and rows of cells.
 
     Cells are converted with ``str``; a ``|`` inside a cell is escaped.
+
+    Parameters
+    ----------
+    header : iterable
+        The column titles (converted with ``str``), at least one.
+    rows : iterable of iterables
+        The rows, each with one cell per column.
+
+    Returns
+    -------
+    str
+        The table in Markdown.
+
+    Raises
+    ------
+    ValueError
+        If ``header`` is empty, or a row does not have one cell per column.
     """
     header = [str(h) for h in header]
     if not header:
@@ -45,7 +79,29 @@ def markdown_table(header, rows):
 
 
 def format_mean_se(mean: float, se: float, digits: int = 2) -> str:
-    """``mean ± se`` in scientific notation with ``digits`` significant digits."""
+    """``mean ± se`` in scientific notation with ``digits`` significant digits.
+
+    Parameters
+    ----------
+    mean : float
+        The mean (finite).
+    se : float
+        Its standard error (finite), printed with two significant digits.
+    digits : int >= 1
+        Significant digits of the mean.
+
+    Returns
+    -------
+    str
+        ``"<mean> ± <se>"``, e.g. ``"1.2e-03 ± 4.0e-05"``.
+
+    Raises
+    ------
+    TypeError
+        If ``mean`` or ``se`` is not a real number, or ``digits`` is not an integer.
+    ValueError
+        If ``mean`` or ``se`` is not finite, or ``digits < 1``.
+    """
     from ..validation import check_finite_scalar, check_int
 
     mean = check_finite_scalar(mean, "mean")

@@ -17,12 +17,27 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 
 
 def sequential_cmap() -> str:
-    """A perceptually uniform, colour-blind-safe sequential colormap."""
+    """A perceptually uniform, colour-blind-safe sequential colormap.
+
+    Returns
+    -------
+    str
+        The colormap's matplotlib name (``"cividis"``).
+    """
     return "cividis"
 
 
 def use_book_style() -> None:
-    """Apply the book's style to matplotlib (and SVG output when running under IPython)."""
+    """Apply the book's style to matplotlib (and SVG output when running under IPython).
+
+    Seaborn's ``ticks`` theme with :data:`PALETTE`, white backgrounds, light grids, the
+    :func:`sequential_cmap` colormap and constrained layout; in a Jupyter kernel, inline SVG figures.
+    Every open figure is closed.
+
+    Returns
+    -------
+    None
+    """
     sns.set_theme(context="notebook", style="ticks", palette=PALETTE, font_scale=0.95)
     mpl.rcParams.update({
         "figure.facecolor": "white",

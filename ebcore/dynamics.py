@@ -265,8 +265,9 @@ def flow_time(step, bandwidth, depth) -> float:
     return layers * eta * h * h
 
 
-#: The most layers :func:`flow_depth` returns. A depth beyond it is a mistake in the arguments, not a flow.
-MAX_LAYERS = 1e9
+#: The most layers :func:`flow_depth` returns and :func:`euler_error_against_ode` runs for one step
+#: size. A depth beyond it is a mistake in the arguments, not a flow.
+MAX_LAYERS = 10**6
 
 
 @implements("prop-continuous-limit")
@@ -295,9 +296,8 @@ def flow_depth(step, bandwidth, time) -> int:
         If ``step``, ``bandwidth`` or ``time`` is not a real number.
     ValueError
         If ``step`` is not a finite number > 0, ``bandwidth`` is not a finite number in
-        ``[1e-150, 1e150]``, ``time`` is negative or not finite, or the depth would exceed the
-        module's ``MAX_LAYERS`` (the module binds that name twice; the later binding, ``10**6``, is
-        the one in force).
+        ``[1e-150, 1e150]``, ``time`` is negative or not finite, or the depth would exceed
+        ``MAX_LAYERS`` (``10**6``).
     """
     eta = check_positive(step, "step")
     h = check_scale(bandwidth, "bandwidth")
@@ -317,9 +317,6 @@ def stage_one_velocity(tokens, bandwidth):
     h = check_scale(bandwidth, "bandwidth")
     return back((posterior_mean(p, p, h) - p) / (h * h))
 
-
-#: The most layers :func:`euler_error_against_ode` runs for one step size.
-MAX_LAYERS = 10**6
 
 
 @implements("prop-continuous-limit")

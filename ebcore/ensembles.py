@@ -251,8 +251,8 @@ def compare_means(a, b) -> dict:
 def book_ensembles(architectures=None, *, progress: bool | None = None) -> dict:
     """The ensembles chapters 9, 11 and 12 share: ``{(architecture, optimizer): Ensemble}``.
 
-    Every architecture of ``architectures`` (default :data:`ebcore.nets.ARCHITECTURES`) with each of
-    :data:`OPTIMIZERS`, trained by :func:`train_ensemble` from the first seed
+    Every architecture of ``architectures`` (default ``ebcore.nets.ARCHITECTURES``) with each of
+    ``OPTIMIZERS``, trained by :func:`train_ensemble` from the first seed
     ``ebcore.book_seed("ensembles")``, so that the chapters load the same runs from the results cache.
     """
     from .seeding import book_seed

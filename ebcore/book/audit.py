@@ -2,7 +2,7 @@
 
 Every ``{prf:theorem}``, ``{prf:lemma}``, ``{prf:proposition}``, ``{prf:corollary}`` and
 ``{prf:conjecture}`` in ``chapters/`` carries a ``:label:``. Each label is tied to its code and
-its checks where those live, and :data:`ENTRIES` (one :class:`AuditEntry` per label) is generated
+its checks where those live, and ``ENTRIES`` (one :class:`AuditEntry` per label) is generated
 from them:
 
 * the implementing functions, methods and classes carry ``@implements("label")``
@@ -107,7 +107,10 @@ def chapter_check_labels(chapters_dir: Path) -> dict[str, tuple[str, ...]]:
     """
     found: dict[str, tuple[str, ...]] = {}
     for path in sorted(Path(chapters_dir).glob("*.md")):
-        for match in _CHECK_COMMENT.finditer(path.read_text(encoding="utf-8")):
+        # only code cells: prose may quote the comment's form
+        cells = re.split(r"^```\{code-cell\}", path.read_text(encoding="utf-8"), flags=re.MULTILINE)[1:]
+        code = "\n".join(cell.split("\n```", 1)[0] for cell in cells)
+        for match in _CHECK_COMMENT.finditer(code):
             labels = tuple(part.strip() for part in (match["labels"] or "").split(",") if part.strip())
             key = f"chapters/{path.name}::{match['name']}"
             found[key] = found.get(key, ()) + tuple(label for label in labels if label not in found.get(key, ()))

@@ -285,16 +285,16 @@ def test_array_digest_is_a_content_key():
 
 
 def test_code_version_ignores_docstrings_and_comments_but_not_code(tmp_path):
-    from ebcore.cache import _normalised_source
+    from ebcore.cache import normalised_source
 
     base = tmp_path / "a.py"
     base.write_text('"""Module doc."""\nimport math\n\n\ndef f(x):\n    """Doc."""\n    return math.sqrt(x)  # why\n')
-    reference = _normalised_source(base)
+    reference = normalised_source(base)
     base.write_text('"""Other doc."""\nimport math\n\n# a comment\ndef f(x):\n    """Changed doc."""\n'
                     '    return math.sqrt(x)\n')
-    assert _normalised_source(base) == reference
+    assert normalised_source(base) == reference
     base.write_text('"""Module doc."""\nimport math\n\n\ndef f(x):\n    """Doc."""\n    return math.sqrt(x + 1)\n')
-    assert _normalised_source(base) != reference
+    assert normalised_source(base) != reference
 
 
 def test_code_version_skips_the_book_machinery():

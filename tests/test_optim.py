@@ -133,34 +133,27 @@ def test_bad_closures():
         opt.step(nan_closure)
 
 
-def test_non_finite_trial_points_are_avoided():
-    # The loss is infinite beyond x = 2 along the descent direction; the search must stay inside.
+def _infinite_beyond_two(x):
+    return torch.where(x > 2.0, torch.full_like(x, math.inf), (x - 1.9) ** 2).sum()
+
+
+def _refusing_beyond_two(x):
+    # as ebcore.models.per_token_mse does for diverged outputs
+    if bool((x > 2.0).any()):
+        raise NonFiniteLossError("outputs: diverged")
+    return ((x - 1.9) ** 2).sum()
+
+
+@pytest.mark.parametrize("objective", [_infinite_beyond_two, _refusing_beyond_two])
+def test_trial_points_that_are_infinite_or_refused_are_avoided(objective):
+    # The loss is infinite (or the objective refuses) beyond x = 2 along the descent direction: the
+    # search must read it as "step back" and stay inside.
     x = torch.nn.Parameter(torch.tensor([0.0], dtype=torch.float64))
     opt = LBFGSGSS([x])
 
     def closure(backward=True):
         opt.zero_grad()
-        value = torch.where(x > 2.0, torch.full_like(x, math.inf), (x - 1.9) ** 2).sum()
-        if backward:
-            value.backward()
-        return value
-
-    for _ in range(10):
-        opt.step(closure)
-    assert abs(float(x.detach()) - 1.9) < 1e-3
-
-
-def test_trial_points_where_the_objective_refuses_are_avoided():
-    # An objective that raises NonFiniteLossError beyond x = 2 (as ebcore.models.per_token_mse does
-    # for diverged outputs) is read as "step back", like an infinite value.
-    x = torch.nn.Parameter(torch.tensor([0.0], dtype=torch.float64))
-    opt = LBFGSGSS([x])
-
-    def closure(backward=True):
-        opt.zero_grad()
-        if bool((x > 2.0).any()):
-            raise NonFiniteLossError("outputs: diverged")
-        value = ((x - 1.9) ** 2).sum()
+        value = objective(x)
         if backward:
             value.backward()
         return value

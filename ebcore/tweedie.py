@@ -10,9 +10,10 @@ other gives a single attention layer over the noisy tokens,
 
 .. math:: T_h(y) = y + \frac{\sigma^2}{h^2}\,\bigl(A_h(y) - y\bigr),
 
-the kernel empirical-Bayes estimator in the spirit of Brown and Greenshtein (2009): consistent as
-:math:`N \to \infty` with :math:`h \to 0` slowly enough. At :math:`h = \sigma` it is :math:`A_\sigma(y)`,
-the two-stage estimator of :func:`ebcore.dynamics.two_stage_denoise` with no Stage 1 layer.
+the kernel empirical-Bayes estimator that Brown and Greenshtein (2009) study for normal means in
+one dimension (their results are about that setting and their conditions on :math:`h`; nothing
+about its rate is claimed here). At :math:`h = \sigma` it is :math:`A_\sigma(y)`, the two-stage
+estimator of :func:`ebcore.dynamics.two_stage_denoise` with no Stage 1 layer.
 """
 from __future__ import annotations
 

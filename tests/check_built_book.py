@@ -12,6 +12,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def table_problems(html: str) -> list[str]:
+    """Tables that did not render: a paragraph of raw Markdown table text (it starts with ``|`` and holds
+    a header rule, ``|---|`` or, after smart quotes, ``|—|``), or a rendered table whose rows do not all
+    have the same number of cells."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    found = []
+    for paragraph in soup.find_all("p"):
+        text = paragraph.get_text().strip()
+        if text.startswith("|") and re.search(r"\|\s*(?:-{3,}|—|–)", text):
+            found.append(f"raw table text in a paragraph: {text[:60]!r}")
+    for number, table in enumerate(soup.find_all("table")):
+        widths = {sum(int(cell.get("colspan", 1)) for cell in row.find_all(["td", "th"], recursive=False))
+                  for row in table.find_all("tr")}
+        if len(widths) > 1:
+            found.append(f"table {number} has rows of {sorted(widths)} cells")
+    return found
+
+
 def main(html_dir: str) -> int:
     html = Path(html_dir)
     problems = []
@@ -43,6 +63,7 @@ def main(html_dir: str) -> int:
                 if not code or "import ebcore" not in "".join(code[0]["source"]) or "except ImportError" not in \
                         "".join(code[0]["source"]):
                     problems.append(f"{notebook.name}: the first cell does not set up ebcore")
+        problems.extend(f"{page.name}: {problem}" for problem in table_problems(text))
         has_math = 'class="math' in text
         if "cdn.jsdelivr.net" in text or (has_math and "_static/mathjax/tex-chtml.js" not in text):
             problems.append(f"{page.name}: MathJax is not served from the book")

@@ -20,3 +20,28 @@ def test_markdown_table():
         markdown_table(["a", "b"], [[1]])
     with pytest.raises(ValueError, match="header"):
         markdown_table([], [])
+
+
+def test_markdown_table_escapes_bars_and_line_breaks_in_the_header_too():
+    from ebcore.book.reporting import markdown_table
+
+    table = markdown_table(["|z| > 2", "a\nb"], [["x|y", "1"]])
+    lines = table.split("\n")
+    assert lines[0] == "| \\|z\\| > 2 | a b |"
+    assert lines[2] == "| x\\|y | 1 |"
+    # every line has the same number of unescaped separators: the table renders
+    assert len({line.replace("\\|", "").count("|") for line in lines}) == 1
+
+
+def test_page_check_finds_tables_that_did_not_render():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from check_built_book import table_problems
+
+    assert table_problems("<table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td>2</td></tr></table>") == []
+    assert table_problems("<p>| a | b |\n|---|---|</p>")
+    assert table_problems("<p>| a | b |\n|\u2014|\u2014|</p>")  # the rule after smart quotes
+    assert table_problems("<p>|q - k|^2 from coordinate differences</p>") == []  # prose that starts with a bar
+    assert table_problems("<table><tr><th>a</th><th>b</th></tr><tr><td>1</td></tr></table>")

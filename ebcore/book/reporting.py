@@ -44,10 +44,16 @@ def glue(name: str, value) -> None:
     _glue(name, value, display=False)
 
 
+def _cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\r\n", " ").replace("\n", " ")
+
+
 def markdown_table(header, rows):
     """A Markdown table (for ``IPython.display.Markdown``) from a header and rows of cells.
 
-    Cells are converted with ``str``; a ``|`` inside a cell is escaped.
+    Cells and column titles are converted with ``str``; a ``|`` in either is escaped and a line break
+    becomes a space (either would otherwise end the cell or the row, and the table would render as
+    raw text).
 
     Parameters
     ----------
@@ -66,12 +72,12 @@ def markdown_table(header, rows):
     ValueError
         If ``header`` is empty, or a row does not have one cell per column.
     """
-    header = [str(h) for h in header]
+    header = [_cell(h) for h in header]
     if not header:
         raise ValueError("header must not be empty")
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for index, row in enumerate(rows):
-        cells = [str(c).replace("|", "\\|") for c in row]
+        cells = [_cell(c) for c in row]
         if len(cells) != len(header):
             raise ValueError(f"rows[{index}] has {len(cells)} cells, the header {len(header)}")
         lines.append("| " + " | ".join(cells) + " |")

@@ -49,17 +49,39 @@ class BatchedLoss:
         self.dimension = sum(self.sizes)
         self.dtype = named[0][1].dtype
         self.buffers = dict(model.named_buffers())
-        # Set to False once vmap has failed for this model (no batching rule, e.g. nn.LSTM); points
-        # then go through functional_call one by one, still differentiable with respect to the points.
-        self.vectorised = True
 
     def _unflatten(self, points):
         pieces = torch.split(points, self.sizes, dim=1)
         return {n: piece.reshape(points.shape[0], *shape) for n, piece, shape in zip(self.names, pieces, self.shapes)}
 
     def _one(self, params):
-        outputs = torch.func.functional_call(self.model, (params, self.buffers), (self.inputs,))
-        return self.loss_fn(outputs, self.targets)
+        return self._on(params, self.inputs, self.targets)
+
+    def _on(self, params, inputs, targets):
+        outputs = torch.func.functional_call(self.model, (params, self.buffers), (inputs,))
+        return self.loss_fn(outputs, targets)
+
+    def unchecked(self, points: torch.Tensor, inputs: torch.Tensor | None = None,
+                  targets: torch.Tensor | None = None) -> torch.Tensor:
+        """The losses ``(P,)`` at ``points`` without the finiteness check of a call (a NaN or an infinity
+        is returned, for callers that read one as "too far", like a line search), on the bound data or
+        on other data: ``inputs`` and ``targets`` shared by every point (the bound data's shapes but any
+        number of samples) or, with a leading ``P`` axis, one data set per point (the lockstep
+        ensembles' mini-batches). ``points`` must already be checked: of shape ``(P, D)`` and finite.
+        """
+        points = points.to(self.dtype)
+        if inputs is None:
+            inputs, targets = self.inputs, self.targets
+        per_point = inputs.ndim == self.inputs.ndim + 1
+        dims = (0, 0, 0) if per_point else (0, None, None)
+        batched = torch.func.vmap(self._on, in_dims=dims)
+        pieces = []
+        for start in range(0, points.shape[0], self.chunk):
+            block = points[start:start + self.chunk]
+            data = (inputs[start:start + self.chunk], targets[start:start + self.chunk]) if per_point \
+                else (inputs, targets)
+            pieces.append(batched(self._unflatten(block), *data))
+        return torch.cat(pieces)
 
     def __call__(self, points: torch.Tensor) -> torch.Tensor:
         """The losses at ``points``, ``(P, D)`` to ``(P,)``, differentiable with respect to the points.
@@ -88,18 +110,7 @@ class BatchedLoss:
             raise TypeError(f"points must be a torch tensor, got {type(points).__name__}")
         check_array(points, "points", ndim=2, shape=(None, self.dimension))
         points = points.to(self.dtype)
-        losses = None
-        if self.vectorised:
-            try:
-                batched = torch.func.vmap(self._one)
-                losses = torch.cat([batched(self._unflatten(block)) for block in torch.split(points, self.chunk)])
-            except RuntimeError as error:
-                if "Batching rule not implemented" not in str(error):
-                    raise
-                self.vectorised = False  # e.g. nn.LSTM: torch has no batching rule for aten::lstm
-        if losses is None:
-            params = self._unflatten(points)
-            losses = torch.stack([self._one({n: v[i] for n, v in params.items()}) for i in range(points.shape[0])])
+        losses = self.unchecked(points)
         bad = ~torch.isfinite(losses.detach())
         if bool(bad.any()):
             which = torch.nonzero(bad).flatten().tolist()

@@ -7,13 +7,20 @@ minimum of its training-loss curve (``"train"``) and at the minimum of its test-
 (``"early_stopped"``, the paper's early stopping); the book adds early stopping on a separate
 validation split (``"validation_stopped"``).
 
-Runs are independent, so they are dispatched through :mod:`joblib`: local processes by default,
-a Dask or Ray cluster by choosing joblib's backend (``backend="dask"`` inside a
-``distributed.Client``, or ``"ray"`` after ``ray.util.joblib.register_ray()``). Every run goes
-through :func:`ebcore.training.train` and hence the results cache, so a finished run is never
-trained twice and an interrupted ensemble resumes where it stopped. Processes rather than
-members vectorised with :mod:`torch.func`: the full-batch optimizer's line search takes a
-different number of trial points for each member, which a vectorised batch cannot share.
+Members are trained together in blocks of :data:`ebcore.lockstep.ENSEMBLE_BLOCK` seeds, as one
+batched computation each (:mod:`ebcore.lockstep`: stacked parameters, every member's own
+mini-batches or its own line search, in lockstep); member ``k`` of a block follows the run that
+:func:`ebcore.training.train` gives seed ``k`` alone, to rounding. Blocks are cut by seed index and
+dispatched through :func:`ebcore.parallel.parallel_map`: local processes by default, a Dask
+cluster with ``backend="dask"`` inside a ``distributed.Client`` (or Ray after
+``ray.util.joblib.register_ray()``); the block, not the scheduling, decides every number. Each
+member's run is a results-cache entry, so a finished ensemble is loaded, not retrained, and an
+interrupted block resumes from its checkpoint.
+
+The two optimizers' ensembles start from different initialisations: the SGD ensemble's seeds are
+offset by :data:`SEED_OFFSETS` (a shared seed would make an L-BFGS solution and an SGD solution
+share their starting point, which the distance and kernel-PCA comparisons would then confound).
+``seed_offset=0`` gives the shared-seed ensembles, for the experiment that measures what sharing does.
 """
 from __future__ import annotations
 
@@ -22,15 +29,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import nets, training
+from . import lockstep, nets, training
 from .parallel import parallel_map
 from .scale import at_scale
 from .stats import mean_and_se
 from .validation import check_choice, check_int
 
-__all__ = ["OPTIMIZERS", "Ensemble", "ensemble_settings", "optimizer_spec", "train_ensemble", "compare_means", "book_ensembles"]
+__all__ = ["OPTIMIZERS", "SEED_OFFSETS", "Ensemble", "ensemble_settings", "optimizer_spec", "train_ensemble", "compare_means", "book_ensembles"]
 
 OPTIMIZERS = ("lbfgs_gss", "sgd")
+#: Added to the seeds of each optimizer's ensemble by default, so that the two ensembles never share an
+#: initialisation (far above any ensemble's number of runs).
+SEED_OFFSETS = {"lbfgs_gss": 0, "sgd": 1_000_000}
 
 # SGD (batch 64, momentum 0.9): for each architecture, the learning rate from
 # {0.03, 0.1, 0.3, 1, 3} with the lowest mean validation loss after 30 epochs over seeds 0 and 1
@@ -137,21 +147,21 @@ class Ensemble:
         return self.curves[split][np.arange(len(epochs)), epochs]
 
 
-def _train_member(architecture: str, spec: training.OptimizerSpec, epochs: int, seed: int):
-    task = nets.DigitsTask(architecture)
-    model = task.make_model(seed)
-    run = training.train(model, task, spec, epochs=epochs, seed=seed, progress=False)
-    return run
+def _train_block(architecture: str, spec: training.OptimizerSpec, epochs: int, seeds):
+    return lockstep.train_block(nets.DigitsTask(architecture), spec, seeds, epochs=epochs, progress=False)
 
 
 def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = None, n_keep: int | None = None,
-                   epochs: int | None = None, first_seed: int = 0, n_jobs: int | None = None,
-                   backend: str | None = None, progress: bool | None = None) -> Ensemble:
-    """Train ``n_runs`` seeds (``first_seed``, ``first_seed + 1``, ...) and keep the ``n_keep`` best.
+                   epochs: int | None = None, first_seed: int = 0, seed_offset: int | None = None,
+                   n_jobs: int | None = None, backend: str | None = None, progress: bool | None = None) -> Ensemble:
+    """Train ``n_runs`` initialisations and keep the ``n_keep`` with the lowest training loss.
 
+    The seeds are ``first_seed + seed_offset + i`` for ``i < n_runs`` (``seed_offset`` by default the
+    optimizer's :data:`SEED_OFFSETS`, so the two optimizers' ensembles share no initialisation).
     Defaults come from :func:`ensemble_settings` (``EBCORE_SCALE=paper``: 75 runs, 48 kept, the
-    paper's 1,000 L-BFGS epochs). ``n_jobs`` processes (default: one per core, at most one per
-    run) each train with one thread; ``backend`` is passed to :class:`joblib.Parallel`.
+    paper's 1,000 L-BFGS epochs). Members train in lockstep blocks (:mod:`ebcore.lockstep`);
+    ``n_jobs`` worker processes (default: one per core, at most one per block) and ``backend`` (a
+    :class:`joblib.Parallel` backend) only schedule the blocks.
 
     Parameters
     ----------
@@ -167,7 +177,9 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
     epochs : int >= 1, optional
         Epochs per run (default from :func:`ensemble_settings`, per optimizer).
     first_seed : int >= 0
-        The first run's seed (initialisation and batch order).
+        The first run's seed before the offset (initialisation and batch order).
+    seed_offset : int >= 0, optional
+        Added to every seed (default ``SEED_OFFSETS[optimizer]``).
     n_jobs : int >= 1, optional
         Worker processes.
     backend : str, optional
@@ -183,12 +195,12 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
     Raises
     ------
     TypeError
-        If ``n_runs``, ``n_keep``, ``epochs``, ``first_seed`` or ``n_jobs`` is not an integer, or
-        ``backend`` is neither a string nor ``None``.
+        If ``n_runs``, ``n_keep``, ``epochs``, ``first_seed``, ``seed_offset`` or ``n_jobs`` is not an
+        integer, or ``backend`` is neither a string nor ``None``.
     ValueError
         If ``architecture`` or ``optimizer`` is unknown, ``EBCORE_SCALE`` is invalid, ``n_runs``,
-        ``n_keep``, ``epochs`` or ``n_jobs`` is below 1, ``n_keep > n_runs``, or ``first_seed`` is
-        negative.
+        ``n_keep``, ``epochs`` or ``n_jobs`` is below 1, ``n_keep > n_runs``, or ``first_seed`` or
+        ``seed_offset`` is negative.
     """
     settings = ensemble_settings(architecture)
     check_choice(optimizer, "optimizer", OPTIMIZERS)
@@ -198,10 +210,13 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
         raise ValueError(f"n_keep must be <= n_runs ({n_runs}), got {n_keep}")
     epochs = settings["epochs"][optimizer] if epochs is None else check_int(epochs, "epochs", minimum=1)
     first_seed = check_int(first_seed, "first_seed", minimum=0)
+    seed_offset = SEED_OFFSETS[optimizer] if seed_offset is None else check_int(seed_offset, "seed_offset", minimum=0)
     spec = optimizer_spec(architecture, optimizer)
-    seeds = list(range(first_seed, first_seed + n_runs))
-    runs = parallel_map(functools.partial(_train_member, architecture, spec, epochs), seeds, n_jobs=n_jobs,
+    seeds = list(range(first_seed + seed_offset, first_seed + seed_offset + n_runs))
+    blocks = [seeds[i:i + lockstep.ENSEMBLE_BLOCK] for i in range(0, n_runs, lockstep.ENSEMBLE_BLOCK)]
+    done = parallel_map(functools.partial(_train_block, architecture, spec, epochs), blocks, n_jobs=n_jobs,
                         backend=backend, desc=f"{architecture} {optimizer}", progress=progress)
+    runs = [run for block in done for run in block]
     all_train = np.array([run.curves["train"].min() for run in runs])
     kept = np.sort(np.argsort(all_train, kind="stable")[:n_keep])
     kinds = list(training.SOLUTIONS) + ["final"]

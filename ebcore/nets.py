@@ -130,9 +130,24 @@ class PixelLSTM(nn.Module):
         self.head = nn.Linear(hidden, 10, bias=False)
 
     def forward(self, x):
+        # The recurrence is written out (PyTorch's gate order i, f, g, o and its parameters) rather
+        # than calling nn.LSTM: torch.func.vmap has no batching rule for aten::lstm, and this way one
+        # forward serves a single network, the batched path losses and the lockstep ensembles.
         x = x[:, self.permutation].reshape(-1, 8, 8)
-        _, (h, _) = self.lstm(x)
-        return self.head(h[-1])
+        lstm = self.lstm
+        hidden = lstm.hidden_size
+        inputs = x @ lstm.weight_ih_l0.T + (lstm.bias_ih_l0 + lstm.bias_hh_l0)
+        recurrent = lstm.weight_hh_l0.T
+        # the first step has h = c = 0
+        i, f, g, o = inputs[:, 0].split(hidden, dim=1)
+        c = torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        for step in range(1, inputs.shape[1]):
+            gates = inputs[:, step] + h @ recurrent
+            i, f, g, o = gates.split(hidden, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        return self.head(h)
 
 
 class Autoencoder(nn.Module):

@@ -175,6 +175,50 @@ def _as_value(v) -> float:
     return v if math.isfinite(v) else math.inf
 
 
+def _drive(steps, phi):
+    """Run a search written as a generator (it yields a trial step and is sent ``phi`` there) on one
+    function, and return what the generator returns. The lockstep driver of
+    :mod:`ebcore.lockstep` runs the same generators for many members at once."""
+    try:
+        trial = next(steps)
+        while True:
+            trial = steps.send(phi(trial))
+    except StopIteration as stop:
+        return stop.value
+
+
+def _bracket_steps(phi0: float, first: float, max_evals: int):
+    """:func:`bracket_minimum` as a generator of trial steps (see :func:`_drive`)."""
+    trials = [(0.0, phi0)]
+    evals = 0
+    step = _FIRST_TRIAL * first
+    value = _as_value((yield step))
+    evals += 1
+    if value >= phi0:
+        # Shrink toward 0: the minimum lies inside (0, step).
+        upper = (step, value)
+        while evals < max_evals:
+            step *= GOLDEN_FRACTION
+            value = _as_value((yield step))
+            evals += 1
+            if value < phi0:
+                return [0.0, step, upper[0]], [phi0, value, upper[1]], evals
+            upper = (step, value)
+        return [0.0], [phi0], evals
+    trials.append((step, value))
+    step = _SECOND_TRIAL * first
+    while evals < max_evals:
+        value = _as_value((yield step))
+        evals += 1
+        if value >= trials[-1][1]:
+            (a, fa), (b, fb) = trials[-2], trials[-1]
+            return [a, b, step], [fa, fb, value], evals
+        trials.append((step, value))
+        step *= 2.0
+    best = min(trials, key=lambda t: t[1])
+    return [best[0]], [best[1]], evals
+
+
 def bracket_minimum(phi: Callable[[float], float], phi0: float, first: float, max_evals: int = 30):
     """Bracket a minimum of ``phi`` on ``[0, inf)`` starting from ``phi(0) = phi0``.
 
@@ -189,34 +233,7 @@ def bracket_minimum(phi: Callable[[float], float], phi0: float, first: float, ma
     phi0 = check_finite_scalar(phi0, "phi0")
     first = check_scale(first, "first")
     max_evals = check_int(max_evals, "max_evals", minimum=1)
-    trials = [(0.0, phi0)]
-    evals = 0
-    step = _FIRST_TRIAL * first
-    value = _as_value(phi(step))
-    evals += 1
-    if value >= phi0:
-        # Shrink toward 0: the minimum lies inside (0, step).
-        upper = (step, value)
-        while evals < max_evals:
-            step *= GOLDEN_FRACTION
-            value = _as_value(phi(step))
-            evals += 1
-            if value < phi0:
-                return [0.0, step, upper[0]], [phi0, value, upper[1]], evals
-            upper = (step, value)
-        return [0.0], [phi0], evals
-    trials.append((step, value))
-    step = _SECOND_TRIAL * first
-    while evals < max_evals:
-        value = _as_value(phi(step))
-        evals += 1
-        if value >= trials[-1][1]:
-            (a, fa), (b, fb) = trials[-2], trials[-1]
-            return [a, b, step], [fa, fb, value], evals
-        trials.append((step, value))
-        step *= 2.0
-    best = min(trials, key=lambda t: t[1])
-    return [best[0]], [best[1]], evals
+    return _drive(_bracket_steps(phi0, first, max_evals), phi)
 
 
 def _narrow(lo: float, hi: float, best: float, f_best: float, trial: float, f_trial: float):
@@ -236,8 +253,9 @@ def _narrow(lo: float, hi: float, best: float, f_best: float, trial: float, f_tr
     return lo, hi, best, f_best
 
 
-def _golden_refine(phi, points, values, budget: int, tol: float):
-    """Golden-section steps on a bracketing triple, at most ``budget`` evaluations (the book's search).
+def _golden_refine_steps(points, values, budget: int, tol: float):
+    """Golden-section steps on a bracketing triple, at most ``budget`` evaluations (the book's search),
+    as a generator of trial steps (see :func:`_drive`); returns ``(best, f_best, evaluations)``.
 
     The new point goes into the larger of the two parts of the bracket, a golden fraction of that
     part away from the best point (the textbook rule, which keeps the golden ratio). Stops early
@@ -251,13 +269,27 @@ def _golden_refine(phi, points, values, budget: int, tol: float):
             trial = best + GOLDEN_FRACTION * (hi - best)
         else:
             trial = best - GOLDEN_FRACTION * (best - lo)
-        f_trial = _as_value(phi(trial))
+        f_trial = _as_value((yield trial))
         evals += 1
         change = abs(f_trial - f_best)
         lo, hi, best, f_best = _narrow(lo, hi, best, f_best, trial, f_trial)
         if change < tol:
             break
     return best, f_best, evals
+
+
+def _safeguarded_steps(phi0: float, scale: float, max_bracket_evals: int, max_evals: int, tol: float):
+    """The book's search as a generator (see :func:`_drive`): bracket, refine, and never a step that
+    does not lower the loss. Returns ``(step, value, reset)``, ``reset`` true when no lower point was
+    found (the step is then 0 and the optimizer clears its memory)."""
+    points, values, _ = yield from _bracket_steps(phi0, scale, max_bracket_evals)
+    if len(points) == 3:
+        t, ft, _ = yield from _golden_refine_steps(points, values, max_evals, tol)
+    else:
+        t, ft = points[0], values[0]
+    if not ft < phi0:
+        return 0.0, phi0, True
+    return t, ft, False
 
 
 #: The line searches :class:`LBFGSGSS` offers (see its ``line_search``).
@@ -302,29 +334,26 @@ def paper_line_search(phi: Callable[[float], float], phi0: float, scale: float, 
     # at least 2: the expansion checks the budget from its second evaluation on
     budget = check_int(budget, "budget", minimum=2)
     tol = check_positive(tol, "tol")
+    return _drive(_paper_steps(phi0, scale, budget, tol), phi)
+
+
+def _paper_steps(phi0: float, scale: float, budget: int, tol: float):
+    """:func:`paper_line_search` as a generator of trial steps (see :func:`_drive`)."""
     g = PAPER_GOLDEN_FRACTION
     counted = 0
-
-    def evaluate(t):
-        nonlocal counted
-        counted += 1
-        return _as_value(phi(t))
-
-    def tie(lo, trial):
-        t = 0.5 * (lo + trial)
-        return LineSearchResult(x=t, value=_as_value(phi(t)), evaluations=counted + 1, bracket=(lo, trial))
-
     lo, f_lo = 0.0, phi0
     first = _FIRST_TRIAL * scale
-    f_first = evaluate(first)
+    f_first = _as_value((yield first))
+    counted += 1
     if f_first == f_lo:
-        return tie(lo, first)
+        return (yield from _paper_tie(lo, first, counted))
     if f_first < f_lo:
         best, f_best = first, f_first
         multiple = _SECOND_TRIAL
         while True:  # expand until a trial rises
             trial = multiple * scale
-            f_trial = evaluate(trial)
+            f_trial = _as_value((yield trial))
+            counted += 1
             multiple *= 2.0
             if f_trial < f_best:
                 lo, f_lo, best, f_best = best, f_best, trial, f_trial
@@ -336,14 +365,15 @@ def paper_line_search(phi: Callable[[float], float], phi0: float, scale: float, 
                     return LineSearchResult(best, f_best, counted, (lo, hi))
                 break
             else:
-                return tie(lo, trial)
+                return (yield from _paper_tie(lo, trial, counted))
     else:
         hi, f_hi = first, f_first
         while True:  # shrink toward 0 until a trial falls below phi0
             if hi - lo < tol or abs(f_lo - f_hi) < tol:
                 return LineSearchResult(hi, f_hi, counted, (lo, hi))
             trial = lo + g * (hi - lo)
-            f_trial = evaluate(trial)
+            f_trial = _as_value((yield trial))
+            counted += 1
             if f_trial < f_lo:
                 best, f_best = trial, f_trial
                 if counted == budget:
@@ -354,12 +384,13 @@ def paper_line_search(phi: Callable[[float], float], phi0: float, scale: float, 
                 if counted == budget:
                     return LineSearchResult(hi, f_hi, counted, (lo, hi))
             else:
-                return tie(lo, trial)
+                return (yield from _paper_tie(lo, trial, counted))
     while counted != budget:  # the golden phase on (lo, best, hi)
         if hi - lo < tol or abs(f_lo - f_hi) < tol:
             break
         trial = lo + g * (hi - lo) if hi - best > best - lo else hi - g * (hi - lo)
-        f_trial = evaluate(trial)
+        f_trial = _as_value((yield trial))
+        counted += 1
         if f_trial == f_best:
             break
         old_best, old_f = best, f_best
@@ -371,6 +402,31 @@ def paper_line_search(phi: Callable[[float], float], phi0: float, scale: float, 
             f_hi = old_f if new_hi == old_best else f_trial
         lo, hi = new_lo, new_hi
     return LineSearchResult(best, f_best, counted, (lo, hi))
+
+
+def _paper_tie(lo: float, trial: float, counted: int):
+    """The authors' answer to a tie: one more evaluation at the midpoint, returned as it is."""
+    t = 0.5 * (lo + trial)
+    value = _as_value((yield t))
+    return LineSearchResult(x=t, value=value, evaluations=counted + 1, bracket=(lo, trial))
+
+
+def line_search_steps(line_search: str, f0: float, scale: float, *, max_evals: int, tol: float,
+                      max_bracket_evals: int):
+    """The step search of :class:`LBFGSGSS` as a generator: it yields trial steps along the unit
+    direction and is sent the loss at each; it returns ``(step, reset)``.
+
+    Written once for the one-member optimizer (which drives it with its closure) and the lockstep
+    ensemble trainer (:mod:`ebcore.lockstep`, which drives one per member and evaluates every
+    member's pending trial point in one batched call). ``reset`` asks the optimizer to clear its
+    curvature memory (the safeguarded search found no lower point).
+    """
+    if line_search == "paper":
+        # the authors' search and their rule: the step it returns is taken, uphill or not
+        found = yield from _paper_steps(f0, scale, max_evals, tol)
+        return found.x, False
+    t, _, reset = yield from _safeguarded_steps(f0, scale, max_bracket_evals, max_evals, tol)
+    return t, reset
 
 
 def _check_pairs(g, s_list, y_list, g_name: str = "g"):
@@ -439,6 +495,46 @@ def dense_inverse_hessian(s_list, y_list, rho_eps: float = 0.0) -> torch.Tensor:
         v = eye - rho * torch.outer(y, s)
         h = v.T @ h @ v + rho * torch.outer(s, s)
     return h
+
+
+def clear_memory(state: dict) -> None:
+    """Forget every curvature pair of an L-BFGS state (the next direction is steepest descent)."""
+    state["s"].clear()
+    state["y"].clear()
+
+
+def lbfgs_direction(state: dict, x: torch.Tensor, g: torch.Tensor, history_size: int, rho_eps: float) -> torch.Tensor:
+    """The L-BFGS-GSS search direction at ``x`` (gradient ``g``), updating the memory in ``state``.
+
+    ``state`` holds the curvature pairs (``"s"``, ``"y"``, lists, oldest first) and the previous point
+    and gradient. The newest pair is added unless its curvature is too small to keep ``H`` positive
+    definite (``cos(s, y) < 1e-4`` or ``|s||y| = 0``: the memory is cleared); at most
+    ``history_size`` pairs are kept. The direction is ``-H g`` (:func:`two_loop_direction`), or ``-g``
+    when the memory is empty or ``-H g`` is not a finite descent direction (the memory is then
+    cleared). Shared by :class:`LBFGSGSS` and the lockstep ensemble trainer, one state per member.
+    """
+    state.setdefault("s", [])
+    state.setdefault("y", [])
+    if "x_prev" in state:
+        s = x - state["x_prev"]
+        y = g - state["g_prev"]
+        norm_product = float(s.norm() * y.norm())
+        if norm_product == 0.0 or float(s @ y) / norm_product < _CURVATURE_COSINE:
+            clear_memory(state)
+        else:
+            state["s"].append(s)
+            state["y"].append(y)
+            if len(state["s"]) > history_size:
+                state["s"].pop(0)
+                state["y"].pop(0)
+    state["x_prev"], state["g_prev"] = x, g
+    if not state["s"]:
+        return -g
+    p = -two_loop_direction(g, state["s"], state["y"], rho_eps=rho_eps)
+    if not bool(torch.isfinite(p).all()) or float(p @ g) >= 0:
+        clear_memory(state)  # not a descent direction: start again from steepest descent
+        p = -g
+    return p
 
 
 @implements("prop-two-loop", "prop-lbfgs-quadratic")
@@ -534,32 +630,6 @@ class LBFGSGSS(torch.optim.Optimizer):
         return float(loss)
 
     # -- the algorithm ----------------------------------------------------------------------
-    def _direction(self, g: torch.Tensor, state: dict) -> torch.Tensor:
-        if not state["s"]:
-            return -g
-        return -two_loop_direction(g, state["s"], state["y"], rho_eps=self.param_groups[0]["rho_eps"])
-
-    def _reset(self, state: dict) -> None:
-        state["s"].clear()
-        state["y"].clear()
-
-    def _remember(self, state: dict, x: torch.Tensor, g: torch.Tensor) -> None:
-        """Add the newest pair ``(s, y)`` to the memory, unless its curvature is too small to keep
-        ``H`` positive definite (then the memory is cleared); keep at most ``history_size`` pairs."""
-        if "x_prev" in state:
-            s = x - state["x_prev"]
-            y = g - state["g_prev"]
-            norm_product = float(s.norm() * y.norm())
-            if norm_product == 0.0 or float(s @ y) / norm_product < _CURVATURE_COSINE:
-                self._reset(state)
-            else:
-                state["s"].append(s)
-                state["y"].append(y)
-                if len(state["s"]) > self.param_groups[0]["history_size"]:
-                    state["s"].pop(0)
-                    state["y"].pop(0)
-        state["x_prev"], state["g_prev"] = x, g
-
     def _loss_along(self, closure, x: torch.Tensor, direction: torch.Tensor) -> Callable[[float], float]:
         """``phi(t)``: the loss at ``x + t direction``, evaluated without a gradient where the closure allows."""
         takes_backward = "backward" in inspect.signature(closure).parameters
@@ -609,30 +679,16 @@ class LBFGSGSS(torch.optim.Optimizer):
             raise NonFiniteLossError(f"closure returned a non-finite loss ({f0}) at the current point")
         if not bool(torch.isfinite(g).all()):
             raise NonFiniteLossError("the gradient at the current point contains NaN or infinity")
-        self._remember(state, x, g)
-
-        p = self._direction(g, state)
-        if not bool(torch.isfinite(p).all()) or float(p @ g) >= 0:
-            self._reset(state)  # not a descent direction: start again from steepest descent
-            p = -g
+        p = lbfgs_direction(state, x, g, group["history_size"], group["rho_eps"])
         p_norm = float(p.norm())
         if p_norm == 0.0:
             return loss
         direction = p / p_norm
-        phi = self._loss_along(closure, x, direction)
-        if group["line_search"] == "paper":
-            # the authors' search and their rule: the step it returns is taken, uphill or not
-            found = paper_line_search(phi, f0, p_norm, group["max_evals"], group["tol"])
-            self._set_params(x + found.x * direction)
-            return loss
-        points, values, _ = bracket_minimum(phi, f0, p_norm, group["max_bracket_evals"])
-        if len(points) == 3:
-            t, ft, _ = _golden_refine(phi, points, values, group["max_evals"], group["tol"])
-        else:
-            t, ft = points[0], values[0]
-        if not ft < f0:
-            t = 0.0
-            self._reset(state)
+        steps = line_search_steps(group["line_search"], f0, p_norm, max_evals=group["max_evals"], tol=group["tol"],
+                                  max_bracket_evals=group["max_bracket_evals"])
+        t, reset = _drive(steps, self._loss_along(closure, x, direction))
+        if reset:
+            clear_memory(state)
         self._set_params(x + t * direction)
         return loss
 

@@ -61,8 +61,11 @@ def parallel_map(function: Callable, items: Iterable, *, n_jobs: int | None = No
         raise TypeError(f"backend must be a joblib backend name or None, got {type(backend).__name__}")
     if n_jobs == 1 and backend is None:
         return [function(item) for item in progress_bar(items, desc=desc, progress=progress)]
-    from joblib import Parallel, delayed
+    from joblib import Parallel, delayed, parallel_config
 
-    parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
-    jobs = (delayed(_with_one_thread)(function, item) for item in items)
-    return list(progress_bar(parallel(jobs), total=len(items), desc=desc, progress=progress))
+    # parallel_config, not Parallel(backend=...), is what registers joblib's external backends
+    # ("dask" needs a distributed.Client; "ray" needs ray.util.joblib.register_ray())
+    with parallel_config(backend=backend or "loky", n_jobs=n_jobs):
+        parallel = Parallel(return_as="generator")
+        jobs = (delayed(_with_one_thread)(function, item) for item in items)
+        return list(progress_bar(parallel(jobs), total=len(items), desc=desc, progress=progress))

@@ -337,40 +337,51 @@ def train(model: nn.Module, task, make_optimizer, *, epochs: int, seed: int = 0,
         raise TypeError("make_optimizer needs a config() to key the results cache "
                         "(use ebcore.training.sgd/adam/lbfgs_gss, or pass cache=False)")
 
-    initial = flat_parameters(model)
-    # repr(model) names the class and its settings (extra_repr), which the parameters alone do not fix
-    config = {"task": task.config(), "model": type(model).__name__, "architecture": repr(model),
-              "initial": array_digest(initial),
-              "n_params": int(initial.size), "epochs": epochs, "seed": seed,
-              "optimizer": make_optimizer.config() if cache is not None else repr(make_optimizer)}
+    config = run_config(model, task, make_optimizer, epochs, seed, keyed=cache is not None)
 
     if cache is None:
         return _train_loop(model, task, make_optimizer, epochs, seed, batch_size, None, config,
                            checkpoint_every, progress)
 
     def compute():
-        run = _train_loop(model, task, make_optimizer, epochs, seed, batch_size, cache, config,
-                          checkpoint_every, progress)
-        arrays = {f"curve.{k}": v for k, v in run.curves.items()}
-        arrays.update({f"solution.{k}": v for k, v in run.solutions.items()})
-        return arrays, {"best_epoch": run.best_epoch, "evaluations": run.evaluations, "seconds": run.seconds}
+        return run_arrays(_train_loop(model, task, make_optimizer, epochs, seed, batch_size, cache, config,
+                                      checkpoint_every, progress))
 
     entry = cache.get_or_compute("train-run", config, compute)
     if not entry.hit:
         cache.clear_entry("train-checkpoint", config)  # the finished run supersedes its checkpoint
-    return _run_from_entry(model, entry, config)
+    return run_from_entry(model, entry, config)
 
 
-def _run_from_entry(model, entry, config) -> TrainingRun:
+def run_config(model: nn.Module, task, make_optimizer, epochs: int, seed: int, *, keyed: bool = True) -> dict:
+    """What decides a training run, the key of its results-cache entries (:func:`train` and the lockstep
+    ensembles of :mod:`ebcore.lockstep`, which add their engine)."""
+    initial = flat_parameters(model)
+    # repr(model) names the class and its settings (extra_repr), which the parameters alone do not fix
+    return {"task": task.config(), "model": type(model).__name__, "architecture": repr(model),
+            "initial": array_digest(initial), "n_params": int(initial.size), "epochs": epochs, "seed": seed,
+            "optimizer": make_optimizer.config() if keyed else repr(make_optimizer)}
+
+
+def run_arrays(run: "TrainingRun") -> tuple[dict, dict]:
+    """A finished run as the ``(arrays, info)`` of its results-cache entry (read back by :func:`run_from_entry`)."""
+    arrays = {f"curve.{k}": v for k, v in run.curves.items()}
+    arrays.update({f"solution.{k}": v for k, v in run.solutions.items()})
+    return arrays, {"best_epoch": run.best_epoch, "evaluations": run.evaluations, "seconds": run.seconds}
+
+
+def run_from_entry(model, entry, config) -> TrainingRun:
+    """The :class:`TrainingRun` of a results-cache entry; ``model`` (if given) is left at its final parameters."""
     curves = {k[6:]: v for k, v in entry.arrays.items() if k.startswith("curve.")}
     solutions = {k[9:]: v for k, v in entry.arrays.items() if k.startswith("solution.")}
-    set_flat_parameters(model, solutions["final"])
+    if model is not None:
+        set_flat_parameters(model, solutions["final"])
     return TrainingRun(curves=curves, solutions=solutions, best_epoch=dict(entry.info["best_epoch"]),
                        evaluations=dict(entry.info["evaluations"]), seconds=float(entry.info["seconds"]),
                        config=config, from_cache=entry.hit)
 
 
-class _RunState:
+class RunState:
     """Everything a training run records, and what a checkpoint stores to resume it exactly.
 
     ``curves`` hold one entry per recorded epoch (the initialisation first), ``counts`` the
@@ -384,7 +395,9 @@ class _RunState:
         self.best = {kind: (np.inf, 0, None) for kind in SOLUTIONS}
         self.steps, self.epoch, self.elapsed = 0, 0, 0.0
 
-    def record(self, epoch: int, losses: dict, model: nn.Module) -> None:
+    def record(self, epoch: int, losses: dict, parameters) -> None:
+        """Append an epoch's losses; ``parameters()`` gives the flat parameters, read only where a
+        solution improves."""
         for split in _SPLITS:
             self.curves[split].append(losses[split])
         self.curves["evaluations"].append(self.counts["evaluations"])
@@ -392,22 +405,33 @@ class _RunState:
         self.curves["seconds"].append(self.elapsed)
         for kind, split in SOLUTIONS.items():
             if losses[split] < self.best[kind][0]:
-                self.best[kind] = (losses[split], epoch, flat_parameters(model))
+                self.best[kind] = (losses[split], epoch, parameters())
         self.epoch = epoch
 
     def checkpoint(self, optimizer, model) -> tuple[dict, dict]:
         arrays, scalars = _optimizer_state_arrays(optimizer)
         arrays["parameters"] = flat_parameters(model)
-        arrays.update({f"curve.{s}": np.asarray(self.curves[s]) for s in _SPLITS + _COUNTERS})
+        progress_arrays, progress_scalars = self.progress_state()
+        arrays.update(progress_arrays)
+        scalars.update(progress_scalars)
+        return arrays, scalars
+
+    def progress_state(self) -> tuple[dict, dict]:
+        """The recorded curves, counts and best solutions, as checkpoint arrays and scalars."""
+        arrays = {f"curve.{s}": np.asarray(self.curves[s]) for s in _SPLITS + _COUNTERS}
         arrays.update({f"best.{k}": self.best[k][2] for k in SOLUTIONS})
-        scalars.update({"epoch": self.epoch, "steps": self.steps, "seconds": self.elapsed,
-                        "counts": dict(self.counts), "best_value": {k: self.best[k][0] for k in SOLUTIONS},
-                        "best_epoch": {k: self.best[k][1] for k in SOLUTIONS}})
+        scalars = {"epoch": self.epoch, "steps": self.steps, "seconds": self.elapsed,
+                   "counts": dict(self.counts), "best_value": {k: self.best[k][0] for k in SOLUTIONS},
+                   "best_epoch": {k: self.best[k][1] for k in SOLUTIONS}}
         return arrays, scalars
 
     def resume(self, entry, optimizer, model) -> None:
         set_flat_parameters(model, entry.arrays["parameters"])
         _restore_optimizer_state(optimizer, entry.arrays, entry.info)
+        self.restore_progress(entry)
+
+    def restore_progress(self, entry) -> None:
+        """Read back what :meth:`progress_state` wrote."""
         for split in _SPLITS + _COUNTERS:
             self.curves[split] = list(entry.arrays[f"curve.{split}"])
         self.counts.update(entry.info["counts"])
@@ -418,16 +442,17 @@ class _RunState:
         self.epoch = int(entry.info["epoch"])
         self.elapsed = float(entry.info["seconds"])
 
-    def result(self, model, config) -> TrainingRun:
+    def result(self, model, config, final=None) -> TrainingRun:
+        """The finished run; ``final`` (flat parameters) stands in for ``model``'s when given."""
         evaluations = {"loss": self.counts["evaluations"], "gradient": self.counts["gradients"], "steps": self.steps}
         solutions = {kind: self.best[kind][2] for kind in SOLUTIONS}
-        solutions["final"] = flat_parameters(model)
+        solutions["final"] = flat_parameters(model) if final is None else final
         return TrainingRun(curves={s: np.asarray(v) for s, v in self.curves.items()}, solutions=solutions,
                            best_epoch={k: int(self.best[k][1]) for k in SOLUTIONS}, evaluations=evaluations,
                            seconds=self.elapsed, config=config, from_cache=False)
 
 
-def _full_batch_epoch(model, task, optimizer, x_train, y_train, state: _RunState) -> None:
+def _full_batch_epoch(model, task, optimizer, x_train, y_train, state: RunState) -> None:
     """One step of a full-batch optimizer, which calls the closure as often as its line search needs."""
     def closure(backward: bool = True):
         optimizer.zero_grad(set_to_none=True)
@@ -441,11 +466,17 @@ def _full_batch_epoch(model, task, optimizer, x_train, y_train, state: _RunState
     optimizer.step(closure)
 
 
-def _minibatch_epoch(model, task, optimizer, x_train, y_train, batch_size, seed, epoch, state: _RunState) -> None:
+def minibatch_order(seed: int, epoch: int, n_train: int) -> torch.Tensor:
+    """The order of the training examples in one epoch of a mini-batch run, drawn from the run's seed and
+    the epoch (so a resumed run, and a member trained in a lockstep block, draws the same batches)."""
+    return torch.randperm(n_train, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def _minibatch_epoch(model, task, optimizer, x_train, y_train, batch_size, seed, epoch, state: RunState) -> None:
     """One pass over the training set in the order drawn from ``seed`` and ``epoch`` (so a resumed run
     draws the same batches)."""
     n_train = x_train.shape[0]
-    order = torch.randperm(n_train, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+    order = minibatch_order(seed, epoch, n_train)
     for start in range(0, n_train, batch_size):
         rows = order[start:start + batch_size]
         optimizer.zero_grad(set_to_none=True)
@@ -464,7 +495,7 @@ def _train_loop(model, task, make_optimizer, epochs, seed, batch_size, cache, co
     data = {split: task.data(split) for split in _SPLITS}
     x_train, y_train = data["train"]
     optimizer = make_optimizer(model.parameters())
-    state = _RunState()
+    state = RunState()
 
     def losses() -> dict:
         with torch.no_grad():
@@ -474,7 +505,7 @@ def _train_loop(model, task, make_optimizer, epochs, seed, batch_size, cache, co
     if checkpoint is not None:
         state.resume(checkpoint, optimizer, model)
     else:
-        state.record(0, losses(), model)
+        state.record(0, losses(), lambda: flat_parameters(model))
     name = getattr(make_optimizer, "name", type(optimizer).__name__)
     for epoch in progress_bar(range(state.epoch + 1, epochs + 1), desc=f"{config['model']} {name}",
                               progress=progress):
@@ -484,7 +515,7 @@ def _train_loop(model, task, make_optimizer, epochs, seed, batch_size, cache, co
         else:
             _minibatch_epoch(model, task, optimizer, x_train, y_train, batch_size, seed, epoch, state)
         state.elapsed += time.perf_counter() - tick
-        state.record(epoch, losses(), model)
+        state.record(epoch, losses(), lambda: flat_parameters(model))
         if not np.isfinite(state.curves["train"][-1]):
             raise FloatingPointError(f"training diverged: non-finite training loss after epoch {epoch}")
         if cache is not None and epoch % checkpoint_every == 0 and epoch < epochs:

@@ -41,6 +41,7 @@ from ebcore import (
     kernel,
     kernel_pca,
     landscape,
+    lockstep,
     models,
     nets,
     numerics,
@@ -352,6 +353,9 @@ VALID_CALLS: dict[str, Call] = {
         model=nets.FullyConnected((4, 3, 2)), vector=np.zeros(nets.parameter_count(nets.FullyConnected((4, 3, 2)))))),
     "barriers.random_pairs": Call(barriers.random_pairs, lambda: dict(n=5, n_pairs=3, seed=0)),
     "training.sgd": Call(training.sgd, lambda: dict(lr=0.1, momentum=0.9, batch_size=8)),
+    "lockstep.train_block": Call(lockstep.train_block, lambda: dict(
+        task=nets.DigitsTask("autoencoder"), spec=training.sgd(0.1, batch_size=256), seeds=[0, 1], epochs=1,
+        cache=False, progress=False)),
     "training.adam": Call(training.adam, lambda: dict(lr=1e-3, batch_size=8)),
     "training.lbfgs_gss": Call(training.lbfgs_gss, lambda: dict(history_size=5, max_evals=4, tol=1e-4)),
     "training.torch_lbfgs": Call(training.torch_lbfgs, lambda: dict(history_size=5, max_iter=4)),

@@ -73,6 +73,11 @@ class BatchedLoss:
         if inputs is None:
             inputs, targets = self.inputs, self.targets
         per_point = inputs.ndim == self.inputs.ndim + 1
+        if points.shape[0] == 1:
+            # one point: no vmap, so a network with a fused kernel outside vmap (the LSTM) keeps it
+            params = {n: v[0] for n, v in self._unflatten(points).items()}
+            data = (inputs[0], targets[0]) if per_point else (inputs, targets)
+            return self._on(params, *data)[None]
         dims = (0, 0, 0) if per_point else (0, None, None)
         batched = torch.func.vmap(self._on, in_dims=dims)
         pieces = []

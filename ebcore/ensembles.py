@@ -35,7 +35,7 @@ from .scale import at_scale
 from .stats import mean_and_se
 from .validation import check_choice, check_int
 
-__all__ = ["OPTIMIZERS", "SEED_OFFSETS", "Ensemble", "ensemble_settings", "optimizer_spec", "train_ensemble", "compare_means", "book_ensembles"]
+__all__ = ["OPTIMIZERS", "SEED_OFFSETS", "Ensemble", "ensemble_settings", "optimizer_spec", "train_runs", "train_ensemble", "compare_means", "book_ensembles"]
 
 OPTIMIZERS = ("lbfgs_gss", "sgd")
 #: Added to the seeds of each optimizer's ensemble by default, so that the two ensembles never share an
@@ -151,9 +151,71 @@ def _train_block(architecture: str, spec: training.OptimizerSpec, epochs: int, s
     return lockstep.train_block(nets.DigitsTask(architecture), spec, seeds, epochs=epochs, progress=False)
 
 
+def train_runs(architecture: str, spec: training.OptimizerSpec, seeds, *, epochs: int, block_size: int | None = None,
+               n_jobs: int | None = None, backend: str | None = None, progress: bool | None = None) -> list:
+    """Every run of an ensemble, in seed order: one member per seed, in lockstep blocks of ``block_size``.
+
+    What :func:`train_ensemble` trains before it keeps the best runs, for any optimizer recipe
+    ``spec`` (chapter 9 trains the FCP's runs again with the safeguarded line search this way). The
+    blocks are cut by seed index and scheduled on ``n_jobs`` workers with ``backend``
+    (:func:`ebcore.parallel.parallel_map`).
+
+    Parameters
+    ----------
+    architecture : str
+        One of ``ebcore.nets.ARCHITECTURES``.
+    spec : OptimizerSpec
+        :func:`ebcore.training.sgd` or :func:`ebcore.training.lbfgs_gss`.
+    seeds : sequence of int
+        Distinct seeds >= 0.
+    epochs : int >= 1
+        Epochs per run.
+    block_size : int >= 1, optional
+        Members per block (default :data:`ebcore.lockstep.ENSEMBLE_BLOCK`).
+    n_jobs : int >= 1, optional
+        Worker processes (default one per core, at most one per block).
+    backend : str, optional
+        A :class:`joblib.Parallel` backend name.
+    progress : bool, optional
+        Show a progress bar over blocks.
+
+    Returns
+    -------
+    list of TrainingRun
+        One :class:`ebcore.training.TrainingRun` per seed, in order.
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not an optimizer recipe, or a seed, ``epochs``, ``block_size`` or ``n_jobs`` is
+        not an integer.
+    ValueError
+        If ``architecture`` is unknown, ``seeds`` is empty or repeats a seed, a seed is negative,
+        ``epochs``, ``block_size`` or ``n_jobs`` is below 1, or ``spec`` is an optimizer the lockstep
+        engine does not batch.
+    """
+    check_choice(architecture, "architecture", nets.ARCHITECTURES)
+    if not isinstance(spec, training.OptimizerSpec):
+        raise TypeError(f"spec must be an ebcore.training.OptimizerSpec, got {type(spec).__name__}")
+    if spec.name not in ("sgd", "lbfgs_gss"):
+        raise ValueError(f"spec must be SGD or L-BFGS-GSS for the lockstep engine, got {spec.name!r}")
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds must be a sequence of integers, got {type(seeds).__name__}")
+    seeds = [check_int(s, "seeds", minimum=0) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
+    epochs = check_int(epochs, "epochs", minimum=1)
+    block_size = lockstep.ENSEMBLE_BLOCK if block_size is None else check_int(block_size, "block_size", minimum=1)
+    blocks = [seeds[i:i + block_size] for i in range(0, len(seeds), block_size)]
+    done = parallel_map(functools.partial(_train_block, architecture, spec, epochs), blocks, n_jobs=n_jobs,
+                        backend=backend, desc=f"{architecture} {spec.name}", progress=progress)
+    return [run for block in done for run in block]
+
+
 def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = None, n_keep: int | None = None,
                    epochs: int | None = None, first_seed: int = 0, seed_offset: int | None = None,
-                   n_jobs: int | None = None, backend: str | None = None, progress: bool | None = None) -> Ensemble:
+                   block_size: int | None = None, n_jobs: int | None = None, backend: str | None = None,
+                   progress: bool | None = None) -> Ensemble:
     """Train ``n_runs`` initialisations and keep the ``n_keep`` with the lowest training loss.
 
     The seeds are ``first_seed + seed_offset + i`` for ``i < n_runs`` (``seed_offset`` by default the
@@ -180,6 +242,9 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
         The first run's seed before the offset (initialisation and batch order).
     seed_offset : int >= 0, optional
         Added to every seed (default ``SEED_OFFSETS[optimizer]``).
+    block_size : int >= 1, optional
+        Members per lockstep block (default :data:`ebcore.lockstep.ENSEMBLE_BLOCK`); part of each
+        member's cache key, as it decides which members share their batched kernels.
     n_jobs : int >= 1, optional
         Worker processes.
     backend : str, optional
@@ -195,12 +260,12 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
     Raises
     ------
     TypeError
-        If ``n_runs``, ``n_keep``, ``epochs``, ``first_seed``, ``seed_offset`` or ``n_jobs`` is not an
-        integer, or ``backend`` is neither a string nor ``None``.
+        If ``n_runs``, ``n_keep``, ``epochs``, ``first_seed``, ``seed_offset``, ``block_size`` or
+        ``n_jobs`` is not an integer, or ``backend`` is neither a string nor ``None``.
     ValueError
         If ``architecture`` or ``optimizer`` is unknown, ``EBCORE_SCALE`` is invalid, ``n_runs``,
-        ``n_keep``, ``epochs`` or ``n_jobs`` is below 1, ``n_keep > n_runs``, or ``first_seed`` or
-        ``seed_offset`` is negative.
+        ``n_keep``, ``epochs``, ``block_size`` or ``n_jobs`` is below 1, ``n_keep > n_runs``, or
+        ``first_seed`` or ``seed_offset`` is negative.
     """
     settings = ensemble_settings(architecture)
     check_choice(optimizer, "optimizer", OPTIMIZERS)
@@ -213,10 +278,8 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
     seed_offset = SEED_OFFSETS[optimizer] if seed_offset is None else check_int(seed_offset, "seed_offset", minimum=0)
     spec = optimizer_spec(architecture, optimizer)
     seeds = list(range(first_seed + seed_offset, first_seed + seed_offset + n_runs))
-    blocks = [seeds[i:i + lockstep.ENSEMBLE_BLOCK] for i in range(0, n_runs, lockstep.ENSEMBLE_BLOCK)]
-    done = parallel_map(functools.partial(_train_block, architecture, spec, epochs), blocks, n_jobs=n_jobs,
-                        backend=backend, desc=f"{architecture} {optimizer}", progress=progress)
-    runs = [run for block in done for run in block]
+    runs = train_runs(architecture, spec, seeds, epochs=epochs, block_size=block_size, n_jobs=n_jobs,
+                      backend=backend, progress=progress)
     all_train = np.array([run.curves["train"].min() for run in runs])
     kept = np.sort(np.argsort(all_train, kind="stable")[:n_keep])
     kinds = list(training.SOLUTIONS) + ["final"]

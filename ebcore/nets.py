@@ -119,6 +119,11 @@ class LeNet8(nn.Module):
         return self.fc3(x)
 
 
+def _is_batched(tensor) -> bool:
+    """Whether ``tensor`` is one of torch.func.vmap's batched tensors (inside a vmapped function)."""
+    return bool(torch._C._functorch.is_batchedtensor(tensor))
+
+
 class PixelLSTM(nn.Module):
     """Permuted pixels as 8 steps of 8 features, LSTM with 48 hidden units, bias-free head."""
 
@@ -130,11 +135,14 @@ class PixelLSTM(nn.Module):
         self.head = nn.Linear(hidden, 10, bias=False)
 
     def forward(self, x):
-        # The recurrence is written out (PyTorch's gate order i, f, g, o and its parameters) rather
-        # than calling nn.LSTM: torch.func.vmap has no batching rule for aten::lstm, and this way one
-        # forward serves a single network, the batched path losses and the lockstep ensembles.
         x = x[:, self.permutation].reshape(-1, 8, 8)
         lstm = self.lstm
+        if not (_is_batched(lstm.weight_ih_l0) or _is_batched(x)):
+            _, (h, _) = lstm(x)  # one network: PyTorch's fused kernel (1.6 times faster on a CPU)
+            return self.head(h[-1])
+        # Under torch.func.vmap (many parameter vectors: path points, lockstep ensemble members) the
+        # recurrence is written out, PyTorch's gate order i, f, g, o with its parameters: vmap has no
+        # batching rule for aten::lstm. The two agree to rounding (5e-17 in float64).
         hidden = lstm.hidden_size
         inputs = x @ lstm.weight_ih_l0.T + (lstm.bias_ih_l0 + lstm.bias_hh_l0)
         recurrent = lstm.weight_hh_l0.T

@@ -12,6 +12,7 @@ memory, and a direction with NaN falls back to steepest descent.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from .validation import (
 __all__ = ["two_loop_direction", "dense_inverse_hessian", "lbfgs_iteration_counts", "GOLDEN_FRACTION", "NonFiniteLossError", "LineSearchResult", "golden_section_search", "MinimizeTrace",
            "ill_conditioned_quadratic", "rosenbrock", "minimize", "pytorch_lbfgs",
            "golden_section_evaluations", "bracket_minimum", "LBFGSGSS", "paper_line_search", "LINE_SEARCHES",
-           "PAPER_GOLDEN_FRACTION"]
+           "PAPER_GOLDEN_FRACTION", "exact_search_lbfgs", "conjugate_gradient"]
 
 #: The golden fraction ``(3 - sqrt 5) / 2 = 0.381966...``: where the new trial point goes in the
 #: larger part of the bracket (the paper rounds it to 0.382).
@@ -314,7 +315,7 @@ def paper_line_search(phi: Callable[[float], float], phi0: float, scale: float, 
       3.2, ... scale`` until one rises; if it rises, trials go to ``lo + 0.382 (hi - lo)``
       (toward 0) until one falls below ``phi0``.
     * **Placement.** In the golden phase the new point is ``lo + 0.382 (hi - lo)`` when the best
-      point lies in the right part of the bracket, else ``hi - 0.382 (hi - lo)``: the golden
+      point lies in the left half of the bracket, else ``hi - 0.382 (hi - lo)``: the golden
       points of the whole bracket, not the textbook's golden step inside its larger part.
     * **Stopping.** Before each new point: stop when ``hi - lo`` or the difference of the values
       at the bracket's ends is below ``tol``; a value equal to the best stops the search too.
@@ -559,13 +560,14 @@ class LBFGSGSS(torch.optim.Optimizer):
         The paper's regulariser in ``rho_i = 1 / (y_i . s_i + rho_eps)`` (default ``1e-6``). Near a
         minimum ``y . s`` falls far below it and the memory fades, so the direction tends to the
         scaled gradient; ``rho_eps=0`` is textbook L-BFGS (chapter 9 measures the difference).
-    line_search : {"safeguarded", "paper"}
-        ``"safeguarded"`` (the default) brackets with up to ``max_bracket_evals`` evaluations of its
-        own, refines by the textbook golden rule with ``max_evals`` more, and never takes a step
-        that does not lower the loss (it resets the memory instead). ``"paper"`` is the search of
-        Yu and Morozov's code, :func:`paper_line_search`: ``max_evals`` covers every evaluation,
-        bracketing included, and its step is taken whatever the loss does there.
-        ``max_bracket_evals`` is then unused.
+    line_search : {"paper", "safeguarded"}
+        ``"paper"`` (the default, the book reproduces the paper) is the search of Yu and Morozov's
+        code, :func:`paper_line_search`: ``max_evals`` covers every evaluation, bracketing included,
+        and its step is taken whatever the loss does there; ``max_bracket_evals`` is then unused.
+        ``"safeguarded"`` is the book's safer variant: it brackets with up to ``max_bracket_evals``
+        evaluations of its own, refines by the textbook golden rule with ``max_evals`` more, and
+        never takes a step that does not lower the loss (it resets the memory instead). Both share
+        one golden-section comparison (``_narrow``).
 
     ``step(closure)`` takes a closure like :class:`torch.optim.LBFGS`: it zeroes the gradients,
     computes the loss, calls ``backward`` and returns the loss. If the closure accepts a keyword
@@ -577,7 +579,7 @@ class LBFGSGSS(torch.optim.Optimizer):
     """
 
     def __init__(self, params, history_size: int = 10, max_evals: int = 6, tol: float = 1e-4,
-                 max_bracket_evals: int = 30, rho_eps: float = _RHO_EPS, line_search: str = "safeguarded"):
+                 max_bracket_evals: int = 30, rho_eps: float = _RHO_EPS, line_search: str = "paper"):
         line_search = check_choice(line_search, "line_search", LINE_SEARCHES)
         history_size = check_int(history_size, "history_size", minimum=1)
         max_evals = check_int(max_evals, "max_evals", minimum=2)
@@ -831,6 +833,178 @@ def minimize(f: Callable, x0, *, target: float = 1e-8, max_iters: int = 1000, me
                          gradient_evaluations=counts["gradient"], x=x.detach().numpy().copy())
 
 
+def _quadratic_inputs(matrix, rhs, x0, iterations, exact):
+    """Checked ``A``, ``b``, ``x0`` (float64, or as exact fractions) and the iteration count."""
+    from fractions import Fraction
+
+    a = as_float_array(matrix, "matrix")
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] == 0:
+        raise ValueError(f"matrix must be a non-empty square matrix, got shape {a.shape}")
+    check_array(a, "matrix")
+    if not np.array_equal(a, a.T):
+        raise ValueError("matrix must be symmetric")
+    if np.linalg.eigvalsh(a).min() <= 0:
+        raise ValueError("matrix must be positive definite")
+    vectors = []
+    for name, v in (("rhs", rhs), ("x0", x0)):
+        v = as_float_array(v, name)
+        if v.shape != (a.shape[0],):
+            raise ValueError(f"{name} must have shape ({a.shape[0]},), got {v.shape}")
+        check_array(v, name)
+        vectors.append(v)
+    iterations = check_int(iterations, "iterations", minimum=0)
+    if not isinstance(exact, bool):
+        raise TypeError(f"exact must be a bool, got {type(exact).__name__}")
+    if exact:  # every float is a rational number: Fraction(x) is exactly x
+        to_fraction = np.vectorize(Fraction, otypes=[object])
+        a, vectors = to_fraction(a), [to_fraction(v) for v in vectors]
+    return a, vectors[0], vectors[1], iterations
+
+
+def _as_iterates(points) -> np.ndarray:
+    return np.array([[float(v) for v in x] for x in points], dtype=np.float64)
+
+
+@implements("prop-lbfgs-quadratic")
+def exact_search_lbfgs(matrix, rhs, x0, memory: int, iterations: int, *, exact: bool = False) -> np.ndarray:
+    """L-BFGS with exact line searches on ``f(x) = x^T A x / 2 - b^T x``: the setting of
+    :prf:ref:`prop-lbfgs-quadratic`.
+
+    The direction is the two-loop recursion of the newest ``memory`` pairs with exact
+    ``rho_i = 1 / (y_i^T s_i)`` and ``H^0 = (s^T y / y^T y) I`` (no regulariser, no safeguard: on a
+    positive definite quadratic every pair has ``y^T s > 0``); the step is the exact minimiser along it,
+    ``t = -g^T d / d^T A d``. With ``exact=True`` the arithmetic is rational (:class:`fractions.Fraction`,
+    the inputs' float values taken exactly) and the run stops at the first iterate whose gradient is
+    exactly zero, so the number of rows tells where it terminated.
+
+    Parameters
+    ----------
+    matrix : array_like, shape (n, n)
+        ``A``, symmetric positive definite.
+    rhs, x0 : array_like, shape (n,)
+        ``b`` and the starting point.
+    memory : int >= 1
+        Curvature pairs kept.
+    iterations : int >= 0
+        The most iterations.
+    exact : bool
+        Rational arithmetic (slow: small ``n`` only) instead of float64.
+
+    Returns
+    -------
+    numpy.ndarray, shape (k + 1, n)
+        The iterates ``x_0, ..., x_k`` (rounded to float64 when ``exact``).
+
+    Raises
+    ------
+    TypeError
+        If an array is not real numbers, ``memory`` or ``iterations`` is not an integer, or ``exact`` is
+        not a bool.
+    ValueError
+        If ``matrix`` is not square, symmetric and positive definite, ``rhs`` or ``x0`` does not match
+        it, an entry is not finite, ``memory < 1`` or ``iterations < 0``.
+    """
+    a, b, x, iterations = _quadratic_inputs(matrix, rhs, x0, iterations, exact)
+    memory = check_int(memory, "memory", minimum=1)
+    g = a @ x - b
+    pairs = []
+    points = [x]
+    for _ in range(iterations):
+        if exact and not any(g):
+            break
+        q, alphas = g, []
+        for s, y in reversed(pairs):
+            alpha = (s @ q) / (y @ s)
+            q = q - alpha * y
+            alphas.append(alpha)
+        if pairs:
+            s, y = pairs[-1]
+            q = q * ((s @ y) / (y @ y))
+        for (s, y), alpha in zip(pairs, reversed(alphas)):
+            q = q + s * (alpha - (y @ q) / (y @ s))
+        d = -q
+        curvature = d @ (a @ d)
+        if not curvature > 0:  # float64 only: the gradient has vanished to round-off
+            break
+        x_new = x + (-(g @ d) / curvature) * d
+        g_new = a @ x_new - b
+        s_new, y_new = x_new - x, g_new - g
+        if not s_new @ y_new > 0:  # float64 only: a step lost to round-off carries no curvature
+            break
+        pairs.append((s_new, y_new))
+        if len(pairs) > memory:
+            pairs.pop(0)
+        x, g = x_new, g_new
+        points.append(x)
+    return _as_iterates(points)
+
+
+@implements("prop-lbfgs-quadratic")
+def conjugate_gradient(matrix, rhs, x0, iterations: int, *, exact: bool = False) -> np.ndarray:
+    """The conjugate-gradient iterates for ``A x = b`` (the minimiser of ``x^T A x / 2 - b^T x``).
+
+    Textbook CG (Fletcher-Reeves form, which equals Hestenes-Stiefel on a quadratic with exact steps),
+    for comparison with :func:`exact_search_lbfgs`; the same arguments, checks and ``exact`` mode.
+
+    Parameters
+    ----------
+    matrix : array_like, shape (n, n)
+        ``A``, symmetric positive definite.
+    rhs, x0 : array_like, shape (n,)
+        ``b`` and the starting point.
+    iterations : int >= 0
+        The most iterations.
+    exact : bool
+        Rational arithmetic, stopping at an exactly zero residual.
+
+    Returns
+    -------
+    numpy.ndarray, shape (k + 1, n)
+        The iterates.
+
+    Raises
+    ------
+    TypeError
+        If an array is not real numbers, ``iterations`` is not an integer, or ``exact`` is not a bool.
+    ValueError
+        If ``matrix`` is not square, symmetric and positive definite, ``rhs`` or ``x0`` does not match
+        it, an entry is not finite, or ``iterations < 0``.
+    """
+    a, b, x, iterations = _quadratic_inputs(matrix, rhs, x0, iterations, exact)
+    r = b - a @ x
+    p = r
+    points = [x]
+    for _ in range(iterations):
+        if exact and not any(r):
+            break
+        ap = a @ p
+        curvature = p @ ap
+        if not curvature > 0:
+            break
+        step = (r @ r) / curvature
+        x = x + step * p
+        r_new = r - step * ap
+        p = r_new + ((r_new @ r_new) / (r @ r)) * p
+        r = r_new
+        points.append(x)
+    return _as_iterates(points)
+
+
+def _iteration_count(problem, rho_eps, tol, target, max_iters, setting):
+    """Iterations and evaluations of one (memory, budget) setting of :func:`lbfgs_iteration_counts`
+    (NaN, NaN if ``max_iters`` was not enough)."""
+    history_size, budget = setting
+    if problem == "quadratic":
+        f, x0 = ill_conditioned_quadratic(50, 1e3), torch.ones(50, dtype=torch.float64)
+    else:
+        f, x0 = rosenbrock, torch.tensor([-1.2, 1.0], dtype=torch.float64)
+    trace = minimize(f, x0, target=target, max_iters=max_iters, history_size=history_size, max_evals=budget,
+                     tol=tol, rho_eps=rho_eps)
+    if trace.iterations is None:
+        return math.nan, math.nan
+    return float(trace.iterations), float(trace.loss_evaluations)
+
+
 @implements("prop-lbfgs-quadratic")
 def lbfgs_iteration_counts(problem: str, histories, budgets, *, rho_eps: float = _RHO_EPS, tol: float = 1e-4,
                            target: float = 1e-8, max_iters: int = 5000):
@@ -874,21 +1048,18 @@ def lbfgs_iteration_counts(problem: str, histories, budgets, *, rho_eps: float =
         If ``problem`` is unknown, a memory size is below 1 or a budget below 2, ``rho_eps`` is
         negative, ``tol`` or ``target`` is not a finite number > 0, or ``max_iters < 1``.
     """
-    if problem == "quadratic":
-        f, x0 = ill_conditioned_quadratic(50, 1e3), torch.ones(50, dtype=torch.float64)
-    elif problem == "rosenbrock":
-        f, x0 = rosenbrock, torch.tensor([-1.2, 1.0], dtype=torch.float64)
-    else:
+    if problem not in ("quadratic", "rosenbrock"):
         raise ValueError(f"problem must be 'quadratic' or 'rosenbrock', got {problem!r}")
     histories = [check_int(m, "histories", minimum=1) for m in histories]
     budgets = [check_int(b, "budgets", minimum=2) for b in budgets]
-    iterations = np.full((len(histories), len(budgets)), np.nan)
-    evaluations = np.full_like(iterations, np.nan)
-    for i, m in enumerate(histories):
-        for j, budget in enumerate(budgets):
-            trace = minimize(f, x0, target=target, max_iters=max_iters, history_size=m, max_evals=budget,
-                             tol=tol, rho_eps=rho_eps)
-            if trace.iterations is not None:
-                iterations[i, j] = trace.iterations
-                evaluations[i, j] = trace.loss_evaluations
+    rho_eps = check_nonnegative(rho_eps, "rho_eps")
+    tol, target = check_positive(tol, "tol"), check_positive(target, "target")
+    max_iters = check_int(max_iters, "max_iters", minimum=1)
+    from .parallel import parallel_map
+
+    settings = [(m, budget) for m in histories for budget in budgets]
+    run = functools.partial(_iteration_count, problem, rho_eps, tol, target, max_iters)
+    counts = parallel_map(run, settings, progress=False)  # independent runs, one process per core
+    iterations = np.array([c[0] for c in counts], dtype=np.float64).reshape(len(histories), len(budgets))
+    evaluations = np.array([c[1] for c in counts], dtype=np.float64).reshape(len(histories), len(budgets))
     return iterations, evaluations

@@ -483,7 +483,8 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
         :math:`\lambda/M^2`.
     steps, lr : int, float
         Optimisation steps and the Adam learning rate (the paper: 100 and ``1e-3``). For
-        ``optimizer="lbfgs"`` (L-BFGS with golden-section search, :class:`ebcore.optim.LBFGSGSS`),
+        ``optimizer="lbfgs"`` (L-BFGS with golden-section search, :class:`ebcore.optim.LBFGSGSS` with
+        its default, the paper's line search, ``line_search="paper"``),
         ``steps`` counts its iterations and ``lr`` is unused.
     objective : {"sum", "smooth_max"}
         ``"sum"``: the paper's summed loss over the path points. ``"smooth_max"``:

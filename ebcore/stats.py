@@ -9,7 +9,7 @@ from scipy import stats as _st
 from .registry import implements
 from .validation import as_float_array, check_array, check_fraction, check_int
 
-__all__ = ["mean_and_se", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero", "bootstrap_median_ci"]
+__all__ = ["mean_and_se", "t_interval", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero", "bootstrap_median_ci"]
 
 
 def mean_and_se(samples, axis=0, *, name: str = "samples"):
@@ -52,6 +52,44 @@ def mean_and_se(samples, axis=0, *, name: str = "samples"):
     if n < 2:
         raise ValueError(f"{name} needs at least 2 entries along axis {axis}, got {n}")
     return samples.mean(axis=axis), samples.std(axis=axis, ddof=1) / np.sqrt(n)
+
+
+def t_interval(samples, level: float = 0.95, *, name: str = "samples") -> tuple[float, float, float]:
+    """The mean of 1-D ``samples`` and its Student-t confidence interval, ``(mean, low, high)``.
+
+    ``mean -+ t_{(1 + level) / 2, n - 1} * se`` with ``se`` from :func:`mean_and_se`: exact coverage for
+    independent normal samples, approximate otherwise (the chapters apply it to paired differences and
+    to log ratios, whose distributions are closer to normal than the raw values).
+
+    Parameters
+    ----------
+    samples : array_like of float, shape (n,)
+        At least two finite values.
+    level : float in (0, 1)
+        The confidence level.
+    name : str
+        The name of ``samples`` in error messages.
+
+    Returns
+    -------
+    tuple of float
+        ``(mean, low, high)``.
+
+    Raises
+    ------
+    TypeError
+        If ``samples`` is not real numbers or ``level`` is not a real number.
+    ValueError
+        If ``samples`` is not 1-D, has fewer than two values or a non-finite one, or ``level`` is not in
+        ``(0, 1)``.
+    """
+    values = as_float_array(samples, name)
+    if values.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {values.shape}")
+    level = check_fraction(level, "level")
+    mean, se = mean_and_se(values, name=name)
+    half = float(_st.t.ppf(0.5 + level / 2, values.size - 1)) * float(se)
+    return float(mean), float(mean) - half, float(mean) + half
 
 
 class PowerLawFit(NamedTuple):

@@ -85,7 +85,7 @@ def adam(lr: float = 1e-3, batch_size: int | None = 64) -> OptimizerSpec:
 
 
 def lbfgs_gss(history_size: int = 10, max_evals: int = 6, tol: float = 1e-4,
-              line_search: str = "safeguarded") -> OptimizerSpec:
+              line_search: str = "paper") -> OptimizerSpec:
     """Full-batch :class:`ebcore.optim.LBFGSGSS` with the paper's defaults.
 
     Parameters
@@ -97,8 +97,9 @@ def lbfgs_gss(history_size: int = 10, max_evals: int = 6, tol: float = 1e-4,
         with ``"safeguarded"``, all of them with ``"paper"``.
     tol : float > 0
         The line search's tolerance (the paper's ``1e-4``).
-    line_search : {"safeguarded", "paper"}
-        The search (see :class:`ebcore.optim.LBFGSGSS`); part of the results-cache key.
+    line_search : {"paper", "safeguarded"}
+        The search (see :class:`ebcore.optim.LBFGSGSS`; the paper's by default); part of the
+        results-cache key.
 
     Returns
     -------

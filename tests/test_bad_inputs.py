@@ -353,6 +353,12 @@ VALID_CALLS: dict[str, Call] = {
         model=nets.FullyConnected((4, 3, 2)), vector=np.zeros(nets.parameter_count(nets.FullyConnected((4, 3, 2)))))),
     "barriers.random_pairs": Call(barriers.random_pairs, lambda: dict(n=5, n_pairs=3, seed=0)),
     "training.sgd": Call(training.sgd, lambda: dict(lr=0.1, momentum=0.9, batch_size=8)),
+    "stats.t_interval": Call(stats.t_interval, lambda: dict(samples=np.array([1.0, 2.0, 4.0]), level=0.9)),
+    "optim.exact_search_lbfgs": Call(optim.exact_search_lbfgs, lambda: dict(
+        matrix=np.array([[2.0, 1.0], [1.0, 3.0]]), rhs=np.array([1.0, 0.0]), x0=np.zeros(2), memory=1, iterations=3,
+        exact=True)),
+    "optim.conjugate_gradient": Call(optim.conjugate_gradient, lambda: dict(
+        matrix=np.array([[2.0, 1.0], [1.0, 3.0]]), rhs=np.array([1.0, 0.0]), x0=np.zeros(2), iterations=3)),
     "lockstep.train_block": Call(lockstep.train_block, lambda: dict(
         task=nets.DigitsTask("autoencoder"), spec=training.sgd(0.1, batch_size=256), seeds=[0, 1], epochs=1,
         cache=False, progress=False)),
@@ -384,6 +390,7 @@ SKIPPED: dict[str, str] = {
     "barriers.pair_barriers": "optimises Fourier paths between trained networks (seconds per pair)",
     "barriers.path_convergence": "optimises paths at several mode counts on a trained network (minutes)",
     "ensembles.train_ensemble": "trains an ensemble of networks",
+    "ensembles.train_runs": "trains every run of an ensemble (lockstep.train_block has the bad-input test)",
     "models.train_many": "trains models in worker processes",
     "ensembles.book_ensembles": "trains the book's ensembles (chapters 9, 11, 12)",
     "alignment.aligned_sets": "weight matching of trained digit networks, through the cache (test_alignment)",

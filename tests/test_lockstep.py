@@ -68,11 +68,10 @@ def test_a_block_resumes_exactly_from_its_checkpoint(isolated_cache, monkeypatch
     np.testing.assert_array_equal(loaded[1].solutions["final"], whole[1].solutions["final"])
 
 
-def test_blocks_not_workers_decide_the_numbers(isolated_cache, monkeypatch):
-    monkeypatch.setattr(lockstep, "ENSEMBLE_BLOCK", 2)
-    one = ensembles.train_ensemble("fcp", "sgd", n_runs=4, n_keep=4, epochs=1, n_jobs=1)
+def test_blocks_not_workers_decide_the_numbers(isolated_cache):
+    one = ensembles.train_ensemble("fcp", "sgd", n_runs=4, n_keep=4, epochs=1, block_size=2, n_jobs=1)
     isolated_cache.clear()
-    two = ensembles.train_ensemble("fcp", "sgd", n_runs=4, n_keep=4, epochs=1, n_jobs=2)
+    two = ensembles.train_ensemble("fcp", "sgd", n_runs=4, n_keep=4, epochs=1, block_size=2, n_jobs=2)
     np.testing.assert_array_equal(one.seeds, two.seeds)
     np.testing.assert_allclose(one.solutions["final"], two.solutions["final"], rtol=1e-12, atol=0)
 
@@ -97,17 +96,16 @@ def test_train_block_refuses_what_it_cannot_batch():
         lockstep.train_block(task, training.sgd(0.1), "01", epochs=1, cache=False)
 
 
-def test_an_ensemble_trained_on_a_dask_cluster_equals_the_local_one(isolated_cache, monkeypatch):
+def test_an_ensemble_trained_on_a_dask_cluster_equals_the_local_one(isolated_cache):
     import distributed  # a requirement: a missing install fails here rather than skipping
-    monkeypatch.setattr(lockstep, "ENSEMBLE_BLOCK", 2)
-    local = ensembles.train_ensemble("autoencoder", "sgd", n_runs=4, n_keep=3, epochs=2, n_jobs=1)
+    local = ensembles.train_ensemble("autoencoder", "sgd", n_runs=4, n_keep=3, epochs=2, block_size=2, n_jobs=1)
     isolated_cache.clear()
     # worker processes on this machine, loopback only, no dashboard; they inherit EBCORE_CACHE (the
     # temporary cache the fixture set), so the cluster's runs land in the cache this test reads
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
-        remote = ensembles.train_ensemble("autoencoder", "sgd", n_runs=4, n_keep=3, epochs=2, n_jobs=2,
-                                          backend="dask")
+        remote = ensembles.train_ensemble("autoencoder", "sgd", n_runs=4, n_keep=3, epochs=2, block_size=2,
+                                          n_jobs=2, backend="dask")
     np.testing.assert_array_equal(local.seeds, remote.seeds)
     np.testing.assert_allclose(remote.solutions["final"], local.solutions["final"], rtol=1e-12, atol=0)
     assert len(list(isolated_cache.root.rglob("*.npz"))) >= 4  # each member stored by a worker

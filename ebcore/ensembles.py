@@ -195,15 +195,7 @@ def train_runs(architecture: str, spec: training.OptimizerSpec, seeds, *, epochs
         engine does not batch.
     """
     check_choice(architecture, "architecture", nets.ARCHITECTURES)
-    if not isinstance(spec, training.OptimizerSpec):
-        raise TypeError(f"spec must be an ebcore.training.OptimizerSpec, got {type(spec).__name__}")
-    if spec.name not in ("sgd", "lbfgs_gss"):
-        raise ValueError(f"spec must be SGD or L-BFGS-GSS for the lockstep engine, got {spec.name!r}")
-    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
-        raise TypeError(f"seeds must be a sequence of integers, got {type(seeds).__name__}")
-    seeds = [check_int(s, "seeds", minimum=0) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
+    seeds = lockstep.check_spec_and_seeds(spec, seeds)
     epochs = check_int(epochs, "epochs", minimum=1)
     block_size = lockstep.ENSEMBLE_BLOCK if block_size is None else check_int(block_size, "block_size", minimum=1)
     blocks = [seeds[i:i + block_size] for i in range(0, len(seeds), block_size)]

@@ -67,6 +67,22 @@ def _as_cache(cache):
     return cache
 
 
+def check_spec_and_seeds(spec, seeds) -> list:
+    """Check an optimizer recipe the engine batches and a sequence of distinct seeds >= 0; return the seeds."""
+    if not isinstance(spec, training.OptimizerSpec):
+        raise TypeError(f"spec must be an ebcore.training.OptimizerSpec, got {type(spec).__name__}")
+    if spec.name not in ("sgd", "lbfgs_gss"):
+        raise ValueError(f"spec must be SGD or L-BFGS-GSS for the lockstep engine, got {spec.name!r}")
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds must be a sequence of integers, got {type(seeds).__name__}")
+    seeds = [check_int(s, "seeds", minimum=0) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {seeds}")
+    return seeds
+
+
 def train_block(task, spec: training.OptimizerSpec, seeds, *, epochs: int, cache: ResultsCache | bool | None = True,
                 checkpoint_every: int | None = None, progress: bool | None = None) -> list:
     """Train one member per seed of ``seeds`` on ``task`` with ``spec``, together, in lockstep.
@@ -114,17 +130,7 @@ def train_block(task, spec: training.OptimizerSpec, seeds, *, epochs: int, cache
     check_task(task)
     if not callable(getattr(task, "make_model", None)):
         raise TypeError("task must have make_model(seed), e.g. an ebcore.nets.DigitsTask")
-    if not isinstance(spec, training.OptimizerSpec):
-        raise TypeError(f"spec must be an ebcore.training.OptimizerSpec, got {type(spec).__name__}")
-    if spec.name not in ("sgd", "lbfgs_gss"):
-        raise ValueError(f"spec must be SGD or L-BFGS-GSS for the lockstep engine, got {spec.name!r}")
-    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
-        raise TypeError(f"seeds must be a sequence of integers, got {type(seeds).__name__}")
-    seeds = [check_int(s, "seeds", minimum=0) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct, got {seeds}")
+    seeds = check_spec_and_seeds(spec, seeds)
     epochs = check_int(epochs, "epochs", minimum=1)
     checkpoint_every = max(1, epochs // 10) if checkpoint_every is None else \
         check_int(checkpoint_every, "checkpoint_every", minimum=1)

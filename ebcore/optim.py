@@ -873,7 +873,7 @@ def exact_search_lbfgs(matrix, rhs, x0, memory: int, iterations: int, *, exact: 
     The direction is the two-loop recursion of the newest ``memory`` pairs with exact
     ``rho_i = 1 / (y_i^T s_i)`` and ``H^0 = (s^T y / y^T y) I`` (no regulariser, no safeguard: on a
     positive definite quadratic every pair has ``y^T s > 0``); the step is the exact minimiser along it,
-    ``t = -g^T d / d^T A d``. With ``exact=True`` the arithmetic is rational (:class:`fractions.Fraction`,
+    ``t = -g^T d / d^T A d``. With ``exact=True`` the arithmetic is rational (``fractions.Fraction``,
     the inputs' float values taken exactly) and the run stops at the first iterate whose gradient is
     exactly zero, so the number of rows tells where it terminated.
 

@@ -388,7 +388,9 @@ for _family, _make in _PRIORS.items():
 SKIPPED: dict[str, str] = {
     # trains networks or runs long jobs: no valid call is under a second
     "barriers.pair_barriers": "optimises Fourier paths between trained networks (seconds per pair)",
-    "barriers.path_convergence": "optimises paths at several mode counts on a trained network (minutes)",
+    "barriers.path_convergence": "optimises paths of pairs of trained networks at three settings (minutes)",
+    "barriers.optimise_pair_paths": "optimises Fourier paths of many pairs (its checks: test_pair_paths)",
+    "barriers.landscape_loss": "builds a full-data loss of a task (its checks: test_pair_paths)",
     "ensembles.train_ensemble": "trains an ensemble of networks",
     "ensembles.train_runs": "trains every run of an ensemble (lockstep.train_block has the bad-input test)",
     "models.train_many": "trains models in worker processes",

@@ -33,7 +33,7 @@ def test_random_pairs_and_bootstrap():
 
 
 def test_path_convergence_input_checks():
-    with pytest.raises(ValueError, match="same size"):
-        barriers.path_convergence("fcp", np.zeros(4), np.zeros(5))
+    with pytest.raises(ValueError, match="pairs"):
+        barriers.path_convergence("fcp", np.zeros((2, 4)), np.array([[0, 2]]))
     with pytest.raises(ValueError, match="architecture"):
-        barriers.path_convergence("resnet", np.zeros(4), np.zeros(4))
+        barriers.path_convergence("resnet", np.zeros((2, 4)), np.array([[0, 1]]))

@@ -85,11 +85,21 @@ def check_array(
             raise ValueError(f"{name} must have shape {want}, got {_describe_shape(x)}")
     if nonempty and (x.numel() if isinstance(x, torch.Tensor) else x.size) == 0:
         raise ValueError(f"{name} must not be empty, got shape {_describe_shape(x)}")
-    if finite:
+    if finite and not _inside_vmap(x):
         ok = bool(torch.isfinite(x).all()) if isinstance(x, torch.Tensor) else bool(np.isfinite(x).all())
         if not ok:
             raise ValueError(f"{name} must contain only finite values (found NaN or infinity)")
     return x
+
+
+def _inside_vmap(x) -> bool:
+    """Whether ``x`` is a tensor batched by ``torch.vmap``, whose values cannot steer Python control flow.
+
+    Such a tensor is a slice of data that entered ``vmap`` whole (a batched loss checks its data once,
+    when it is built), so its finiteness was checked there; shapes and dtypes are still checked here.
+    """
+    is_batched = getattr(getattr(torch._C, "_functorch", None), "is_batchedtensor", None)
+    return isinstance(x, torch.Tensor) and is_batched is not None and bool(is_batched(x))
 
 
 def _scalar_value(value, name: str) -> float:

@@ -102,3 +102,20 @@ def test_pair_path_settings_are_checked():
         _optimise(loss, solutions, pairs, batch_size=0)
     with pytest.raises(ValueError, match="precision"):
         barriers.landscape_loss(nets.DigitsTask("fcp"), "train", "half")
+
+
+def test_attention_paths_on_mini_batches():
+    """The attention denoiser checks its tokens in forward; on the per-pair mini-batch path those tokens are
+    vmap-batched, so the check must keep to shapes and dtypes (the data were checked when the loss was built)
+    and the optimisation must still run and keep a path no higher than the straight line."""
+    from ebcore import models
+    job = {"kind": "attention", "task": {"family": "mixture", "n_tokens": 8, "n_contexts": (12, 4, 4), "seed": 5,
+                                         "dtype": torch.float64}, "model": {"depth": 1}, "epochs": 2}
+    bound = models.LandscapeTask(job)
+    points = np.stack([np.asarray(flat_parameters(bound.make_model(seed))) for seed in (1, 2)])
+    out = barriers.pair_barriers(bound, points, np.array([[0, 1]]), steps=4, batch_size=4, select_every=2,
+                                 progress=False)
+    assert np.isfinite(out["train_barrier"]).all()
+    assert out["train_barrier"][0] <= out["linear_train_barrier"][0] * (1 + 1e-6)
+    with pytest.raises(ValueError, match="tokens"):
+        bound.make_model(1)(torch.full((8, 2), float("nan"), dtype=torch.float64))

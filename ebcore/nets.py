@@ -17,8 +17,9 @@ into stratified train / validation / test sets (60 / 20 / 20 %, seed 0). Pixels 
     the 64 pixels permuted once (seed 0) and read as 8 steps of 8 features; one LSTM layer with
     48 hidden units; a linear 10-way head without bias on the last hidden state.
 ``autoencoder``
-    64-32-16 encoder and 16-32-64 decoder without biases, softplus inside, sigmoid output,
-    mean-squared reconstruction loss (the paper: 784-32-32 / 32-32-784).
+    64-32-32 encoder and 32-32-64 decoder without biases, softplus inside, sigmoid output,
+    mean-squared reconstruction loss: the paper's widths (784-32-32 / 32-32-784, no narrower
+    bottleneck) with the digits' 64 inputs.
 
 The classifiers use the mean cross-entropy. Models are float64 (losses near the paper's
 ``1e-8`` train losses are resolved, and the golden-section search sees the tiny loss changes of
@@ -159,9 +160,9 @@ class PixelLSTM(nn.Module):
 
 
 class Autoencoder(nn.Module):
-    """64-32-16 / 16-32-64 without biases, softplus inside, sigmoid output."""
+    """64-32-32 / 32-32-64 without biases (the paper's widths), softplus inside, sigmoid output."""
 
-    def __init__(self, sizes=(64, 32, 16)):
+    def __init__(self, sizes=(64, 32, 32)):
         sizes = check_int_sequence(sizes, "sizes", minimum=1, min_length=2)
         super().__init__()
         enc = list(sizes)
@@ -181,7 +182,7 @@ _CLASSES = {"fcp": FullyConnected, "lenet": LeNet8, "lstm": PixelLSTM, "autoenco
 
 
 def make_net(architecture: str, seed: int, dtype: torch.dtype | None = None) -> nn.Module:
-    """A freshly initialised network (PyTorch's default initialisation under ``seed``)."""
+    """A freshly initialised network under ``seed`` (PyTorch's default initialisation; He initialisation for the LeNet)."""
     check_choice(architecture, "architecture", ARCHITECTURES)
     seed = check_int(seed, "seed", minimum=0)
     dtype = DEFAULT_DTYPES[architecture] if dtype is None else dtype
@@ -266,7 +267,7 @@ class DigitsTask:
         Parameters
         ----------
         seed : int >= 0
-            The initialisation seed (PyTorch's default initialisation under it).
+            The initialisation seed (PyTorch's default initialisation under it; He initialisation for the LeNet).
 
         Returns
         -------

@@ -456,7 +456,8 @@ def path_objective(values, points, lam, objective="sum", temperature=None):
 def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 51, lam: float = 1e-4,
                  steps: int = 100, lr: float = 1e-3, objective: str = "sum", temperature: float | None = None, *,
                  optimizer: str = "adam", report_loss: Callable | None = None, density: int = DENSE_FACTOR,
-                 record_every: int | None = None, progress: bool | None = None) -> PathResult:
+                 record_every: int | None = None, gradient_noise: float = 0.0, noise_seed: int = 0,
+                 progress: bool | None = None) -> PathResult:
     r"""FourierPathFinder (Yu and Morozov 2026): a low path from ``start`` to ``end``.
 
     The path is :math:`w(t) = (1-t)\,w_a + t\,w_b + \sum_{n=1}^{K} b_n \sin(n\pi t)` with ``K = n_modes``
@@ -501,6 +502,12 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
     record_every : int, optional
         Every this many steps, record the dense barrier of the current iterate (on the report
         loss) with the evaluations used so far: ``result.record``. For convergence studies.
+    gradient_noise : float >= 0
+        Standard deviation of Gaussian noise added to every coefficient's gradient before each Adam
+        step (``optimizer="adam"`` only; default 0, no noise). The authors' two-dimensional notebook
+        adds noise of standard deviation 1; the kept iterate is still the one of lowest objective.
+    noise_seed : int >= 0
+        Seeds the noise (drawn in float64 on the CPU, so a seed gives the same noise on any device).
     progress : bool, optional
         Show a progress bar (default: as ``EBCORE_PROGRESS`` decides).
 
@@ -519,7 +526,8 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
     ValueError
         If ``start`` or ``end`` is not 1-D, is empty or holds a non-finite value, their sizes differ,
         ``n_modes``, ``density`` or ``record_every`` is below 1, ``n_points`` is below 2 (below 3 with
-        ``steps > 0``), ``steps`` is negative, ``lam`` is negative, ``lr`` or ``temperature`` is not a
+        ``steps > 0``), ``steps`` is negative, ``lam`` or ``gradient_noise`` is negative (or the noise is
+        positive with ``optimizer="lbfgs"``), ``lr`` or ``temperature`` is not a
         finite number > 0, ``objective`` or ``optimizer`` is unknown, or the loss does not return one
         value per point; :class:`ebcore.optim.NonFiniteLossError` (a ``ValueError``) if the loss or the
         path points become non-finite.
@@ -543,6 +551,10 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
         record_every = check_int(record_every, "record_every", minimum=1)
     if n_points < 3 and steps > 0:
         raise ValueError(f"n_points must be >= 3 to optimise a path (an interior point is needed), got {n_points}")
+    gradient_noise = check_nonnegative(gradient_noise, "gradient_noise")
+    noise_seed = check_int(noise_seed, "noise_seed", minimum=0)
+    if gradient_noise > 0 and optimizer != "adam":
+        raise ValueError(f"gradient_noise is for optimizer='adam' only, got optimizer={optimizer!r}")
 
     t = torch.linspace(0.0, 1.0, n_points, dtype=s.dtype, device=s.device)
     objective_at = _FourierObjective(loss, s, e, t, n_modes, lam, objective, temperature, lr)
@@ -560,9 +572,12 @@ def fourier_path(loss: Callable, start, end, n_modes: int = 10, n_points: int = 
         record["dense_barrier"].append(r.dense_barrier)
 
     snapshot(0)
-    run = _adam_steps if optimizer == "adam" else _lbfgs_steps
     best = _Best(coefficients)
-    history = run(objective_at, coefficients, steps, lr, best, snapshot, progress)
+    if optimizer == "adam":
+        history = _adam_steps(objective_at, coefficients, steps, lr, best, snapshot, progress,
+                              gradient_noise=gradient_noise, noise_seed=noise_seed)
+    else:
+        history = _lbfgs_steps(objective_at, coefficients, steps, lr, best, snapshot, progress)
     with torch.no_grad():
         best.offer(float(objective_at(coefficients, where="at the last iterate")), coefficients)
     return _report("fourier", loss, report_loss, t, fourier_points(t, s, e, best.coefficients),
@@ -635,15 +650,21 @@ def _fourier_curve(start, end, coefficients):
     return curve
 
 
-def _adam_steps(objective_at, coefficients, steps, lr, best, snapshot, progress) -> list:
-    """``steps`` Adam steps on the coefficients; returns the objective before each step."""
+def _adam_steps(objective_at, coefficients, steps, lr, best, snapshot, progress, *, gradient_noise: float = 0.0,
+                noise_seed: int = 0) -> list:
+    """``steps`` Adam steps on the coefficients (each gradient plus ``gradient_noise`` times standard normal
+    noise); returns the objective before each step."""
     opt = torch.optim.Adam([coefficients], lr=lr)
+    generator = torch.Generator().manual_seed(noise_seed) if gradient_noise > 0 else None
     history = []
     for step in progress_bar(range(1, steps + 1), desc="Fourier path", progress=progress):
         opt.zero_grad(set_to_none=True)
         value = objective_at(coefficients, where=f"at step {step}")
         best.offer(value.item(), coefficients)
         value.backward()
+        if generator is not None:
+            noise = torch.randn(coefficients.shape, generator=generator, dtype=torch.float64)
+            coefficients.grad.add_(gradient_noise * noise.to(coefficients.grad))
         opt.step()
         history.append(value.item())
         snapshot(step)

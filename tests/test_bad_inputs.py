@@ -271,7 +271,7 @@ VALID_CALLS: dict[str, Call] = {
                                                               end=np.array([1.0, 0.0]), n_points=5, density=2)),
     "paths.fourier_path": Call(paths.fourier_path, lambda: dict(
         loss=potentials.two_bump, start=np.array([-1.0, 0.0]), end=np.array([1.0, 0.0]), n_modes=2, n_points=5,
-        lam=1e-4, steps=2, lr=1e-3, objective="sum", density=2, progress=False)),
+        lam=1e-4, steps=2, lr=1e-3, objective="sum", density=2, gradient_noise=0.1, noise_seed=0, progress=False)),
     "paths.nudged_elastic_band": Call(paths.nudged_elastic_band, lambda: dict(
         loss=potentials.two_bump, start=np.array([-1.0, 0.0]), end=np.array([1.0, 0.0]), n_points=5, steps=2,
         spring=1.0, step_size=0.01, climb_after=1, force_tol=0.0, density=2, progress=False)),

@@ -136,3 +136,22 @@ def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, e
     # (the cached functions) converted 2.9 to 2 or 0.7 to 0 and served another entry from a warm cache
     with pytest.raises(error, match=match):
         call()
+
+
+def test_gradient_noise_is_seeded_and_changes_the_run():
+    """The notebook variant's gradient noise: one seed gives one path, another seed another, and no noise
+    is the plain run; the noise is refused for the L-BFGS optimizer, which it would break."""
+    from ebcore import potentials
+    landscape = potentials.reference_landscape("two_bump")
+    start, end = torch.tensor(landscape.start), torch.tensor(landscape.end)
+    settings = dict(n_modes=4, n_points=21, steps=20, lr=0.01, lam=35.0, progress=False)
+    plain = paths.fourier_path(landscape.potential, start, end, **settings)
+    a = paths.fourier_path(landscape.potential, start, end, gradient_noise=1.0, noise_seed=3, **settings)
+    b = paths.fourier_path(landscape.potential, start, end, gradient_noise=1.0, noise_seed=3, **settings)
+    c = paths.fourier_path(landscape.potential, start, end, gradient_noise=1.0, noise_seed=4, **settings)
+    np.testing.assert_array_equal(a.points, b.points)
+    assert not np.allclose(a.points, c.points)
+    assert not np.allclose(a.points, plain.points)
+    with pytest.raises(ValueError, match="gradient_noise"):
+        paths.fourier_path(landscape.potential, start, end, optimizer="lbfgs", gradient_noise=1.0,
+                           **{**settings, "lr": 1e-3})

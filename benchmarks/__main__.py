@@ -3,10 +3,10 @@ import sys
 
 import torch
 
-from . import cases_dynamics, cases_kernel, cases_paths
+from . import cases_dynamics, cases_ensembles, cases_kernel, cases_paths
 from .runner import format_table, run_cases
 
-ALL_CASES = [*cases_kernel.CASES, *cases_dynamics.CASES, *cases_paths.CASES]
+ALL_CASES = [*cases_kernel.CASES, *cases_dynamics.CASES, *cases_paths.CASES, *cases_ensembles.CASES]
 
 
 def main(argv: list[str]) -> int:

@@ -412,7 +412,7 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, progre
     All pairs of a call are optimised together (:func:`optimise_pair_paths`) on the full training
     set's loss (estimated without bias on a fresh mini-batch per step; the kept path is the one
     whose exact full-set objective was lowest), then measured densely
-    (:data:`ebcore.paths.DENSE_FACTOR` times finer) on the full training and test sets. Returns
+    (``ebcore.paths.DENSE_FACTOR`` times finer) on the full training and test sets. Returns
     ``{field: (n_pairs,) array}`` for :data:`BARRIER_FIELDS` plus ``"objective"``,
     ``"line_objective"`` (the exact full-set path objectives of the kept path and of the straight
     line) and ``"kept_step"``: the dense barriers (absolute, as the paper), the same minus the

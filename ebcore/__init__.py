@@ -21,6 +21,7 @@ from . import (
                priors,
                recovery,
                stats,
+               sure,
                training,
 )
 from .arrays import default_device, to_torch
@@ -40,7 +41,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     "__version__", "audit", "barriers", "paths", "potentials", "cache", "diffusion", "ensembles", "horizon", "incontext", "landscape", "models", "nets", "optim", "recovery",
-    "priors", "stats", "training",
+    "priors", "stats", "sure", "training",
     "default_device", "to_torch", "ResultsCache", "cached", "cached_call", "code_version", "corrupt",
     "energy", "flow_depth", "flow_time", "particle_flow", "query_energy", "two_stage_denoise",
     "linear_attention", "posterior_mean", "rbf_as_softmax", "smoothed_log_density", "softmax_attention",

@@ -53,6 +53,7 @@ from ebcore import (
     recovery,
     reporting,
     stats,
+    sure,
     tasks,
     training,
     tweedie,
@@ -222,6 +223,14 @@ VALID_CALLS: dict[str, Call] = {
         sigma=0.5, bandwidth=0.3, prior_variance=1.0, nominal_step=0.5)),
     "recovery.two_stage_excess": Call(recovery.two_stage_excess, lambda: dict(
         prior=_gauss(), sigma=0.5, context_size=8, bandwidth=0.3, step=0.5, depth=2, n_contexts=2, rng=_r())),
+    "recovery.baseline_comparison": Call(recovery.baseline_comparison, lambda: dict(
+        prior=_gauss(), sigma=0.5, context_size=6, n_contexts=2, one_layer_bandwidths=[0.3, 0.5],
+        two_stage_bandwidths=[0.3], step=0.5, max_depth=2, probes=1, seed=0)),
+    "recovery.cross_fitted_choice": Call(recovery.cross_fitted_choice, lambda: dict(
+        sure=_r().standard_normal((3, 4)), excess=_r().standard_normal((3, 4)))),
+    "sure.monte_carlo_sure": Call(sure.monte_carlo_sure, lambda: dict(
+        denoiser=lambda y: 0.5 * y, noisy=_r().standard_normal((2, 5, 2)), sigma=0.5, probes=1, epsilon=1e-4,
+        seed=0)),
     # ---- stats
     "stats.mean_and_se": Call(stats.mean_and_se, lambda: dict(samples=_a(5, 2), axis=0)),
     "stats.fit_power_law": Call(stats.fit_power_law, lambda: dict(

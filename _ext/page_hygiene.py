@@ -8,6 +8,12 @@ Two problems of the pinned theme stack, found by the browser test (tests/test_br
 - On a first visit (empty ``localStorage``) the theme sets the colour mode to ``""`` and logs
   "Got invalid theme mode". A small script sets an empty mode to ``auto`` (follow the reader's
   system setting, which is what the theme falls back to anyway) before the theme reads it.
+- The chapter-list and contents buttons did nothing: sphinx-book-theme 1.3 and pydata-sphinx-theme
+  0.17 both bind their sidebar handlers to the *first* ``.primary-toggle`` (and ``.secondary-toggle``)
+  of the page, a copy in the base theme's header that this layout hides, so the buttons a reader
+  sees had no handler. Every other toggle now forwards its click to that first one, which opens the
+  sidebar (a modal on narrow screens, a collapsible column on wide ones); the browser test clicks
+  the visible buttons at 1400 and 390 px and checks the sidebar opens.
 """
 from __future__ import annotations
 
@@ -32,8 +38,18 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = unique
 
 
+_TOGGLE_FIX = ("document.addEventListener('DOMContentLoaded', function () {"
+               " ['.primary-toggle', '.secondary-toggle'].forEach(function (selector) {"
+               " var buttons = document.querySelectorAll(selector); if (buttons.length < 2) { return; }"
+               " var bound = buttons[0];"
+               " Array.prototype.slice.call(buttons, 1).forEach(function (button) {"
+               " button.addEventListener('click', function (event) {"
+               " event.preventDefault(); event.stopImmediatePropagation(); bound.click(); }, true); }); }); });")
+
+
 def setup(app):
     app.add_js_file(None, body=_MODE_FIX, priority=1)
+    app.add_js_file(None, body=_TOGGLE_FIX)
     # Early: html-page-context stops at the first handler that returns a template name.
     app.connect("html-page-context", _dedupe_scripts, priority=100)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

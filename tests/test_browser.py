@@ -143,3 +143,35 @@ def test_search_finds_a_theorem(site, browser, query, expected):
         assert not problems, "\n".join(problems)
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_sidebar_toggles_open_the_sidebars(site, browser, width):
+    """The visible chapter-list and contents buttons open their sidebars, on a desktop and on a phone."""
+    _, base = site
+    problems: list[str] = []
+    page = _open(browser, base + "chapters/02_attention_posterior_mean.html", problems)
+    try:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(200)
+        state = """() => ({hidden: document.querySelector('#pst-primary-sidebar').classList.contains('pst-sidebar-hidden'),
+                          modal: !!(document.querySelector('#pst-primary-sidebar-modal') || {}).open,
+                          secondary: !!(document.querySelector('#pst-secondary-sidebar-modal') || {}).open})"""
+        before = page.evaluate(state)
+        page.locator(".primary-toggle:visible").first.click()
+        page.wait_for_timeout(300)
+        after = page.evaluate(state)
+        if width >= 992:
+            assert after["hidden"] != before["hidden"], f"the chapter list did not collapse or open: {before} -> {after}"
+        else:
+            assert after["modal"], f"the chapter list did not open on a phone: {before} -> {after}"
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(200)
+            toggles = page.locator(".secondary-toggle:visible")
+            assert toggles.count() > 0, "no visible contents button on a phone"
+            toggles.first.click()
+            page.wait_for_timeout(300)
+            assert page.evaluate(state)["secondary"], "the contents sidebar did not open on a phone"
+        assert not problems, "\n".join(problems)
+    finally:
+        page.close()

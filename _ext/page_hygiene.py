@@ -14,8 +14,13 @@ Two problems of the pinned theme stack, found by the browser test (tests/test_br
   sees had no handler. Every other toggle now forwards its click to that first one, which opens the
   sidebar (a modal on narrow screens, a collapsible column on wide ones); the browser test clicks
   the visible buttons at 1400 and 390 px and checks the sidebar opens.
+- At a phone's width (390 px) long inline code, links and API signatures pushed pages sideways;
+  ``static/page_hygiene.css`` lets them wrap and lets wide tables and display formulas scroll in
+  their own box. The browser test checks that no page is wider than the screen.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 _MODE_FIX = ("(function () { try { if (!localStorage.getItem('mode')) { localStorage.setItem('mode', 'auto'); } }"
              " catch (e) {} if (!document.documentElement.dataset.mode) {"
@@ -47,9 +52,16 @@ _TOGGLE_FIX = ("document.addEventListener('DOMContentLoaded', function () {"
                " event.preventDefault(); event.stopImmediatePropagation(); bound.click(); }, true); }); }); });")
 
 
+def _add_static(app):
+    # the stylesheet that keeps pages inside a phone's width lives beside this extension
+    app.config.html_static_path.append(str(Path(__file__).parent / "static"))
+
+
 def setup(app):
     app.add_js_file(None, body=_MODE_FIX, priority=1)
     app.add_js_file(None, body=_TOGGLE_FIX)
+    app.connect("builder-inited", _add_static)
+    app.add_css_file("page_hygiene.css")
     # Early: html-page-context stops at the first handler that returns a template name.
     app.connect("html-page-context", _dedupe_scripts, priority=100)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -175,3 +175,22 @@ def test_sidebar_toggles_open_the_sidebars(site, browser, width):
         assert not problems, "\n".join(problems)
     finally:
         page.close()
+
+
+def test_no_page_scrolls_sideways_on_a_phone(site, browser):
+    """At 390 px no page is wider than the screen (wide tables and formulas scroll in their own box)."""
+    root, base = site
+    problems: list[str] = []
+    page = _open(browser, base + "index.html", problems)
+    too_wide = {}
+    try:
+        page.set_viewport_size({"width": 390, "height": 800})
+        for docname in _toc_pages():
+            page.goto(base + docname + ".html", wait_until="load")
+            page.wait_for_timeout(150)
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            if width > 390:
+                too_wide[docname] = width
+        assert not too_wide, f"pages wider than a 390 px screen: {too_wide}"
+    finally:
+        page.close()

@@ -22,7 +22,7 @@ def test_parameter_counts():
                                        "lenet": 6 * 9 + 6 + 16 * 6 * 4 + 16 + 16 * 120 + 120 + 120 * 84 + 84
                                        + 84 * 10 + 10,
                                        "lstm": 4 * 48 * (8 + 48) + 2 * 4 * 48 + 48 * 10,
-                                       "autoencoder": 64 * 32 + 32 * 16 + 16 * 32 + 32 * 64}
+                                       "autoencoder": 64 * 32 + 32 * 32 + 32 * 32 + 32 * 64}
 
 
 def test_lenet_matches_reference_layers():

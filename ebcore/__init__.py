@@ -37,7 +37,7 @@ from .scale import at_scale, current_scale
 from .seeding import as_generator, book_seed, chapter_seeds, seed_everything
 from .tweedie import tweedie_denoise
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "__version__", "audit", "barriers", "paths", "potentials", "cache", "diffusion", "ensembles", "horizon", "incontext", "landscape", "models", "nets", "optim", "recovery",

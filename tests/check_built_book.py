@@ -1,5 +1,6 @@
-"""After the book build: every figure a chapter declares is in its HTML page, MathJax is local, and
-every executed chapter is offered as a notebook download that is a valid executed notebook.
+"""After the book build: every figure a chapter declares is in its HTML page, MathJax is local,
+every executed chapter is offered as a notebook download that is a valid executed notebook, and the
+"Cite this book" page states the build's version and commit and is linked from every page.
 
 A figure cell that printed nothing (for example because a non-inline matplotlib backend was
 active) still builds without a warning, so the build alone cannot catch it.
@@ -29,6 +30,28 @@ def table_problems(html: str) -> list[str]:
                   for row in table.find_all("tr")}
         if len(widths) > 1:
             found.append(f"table {number} has rows of {sorted(widths)} cells")
+    return found
+
+
+def cite_page_problems(html: Path) -> list[str]:
+    """The "Cite this book" page states the library version and the commit the pages were built from, holds a
+    BibTeX entry and CITATION.cff, and every page's header has a button that leads to it."""
+    import ebcore
+
+    found = []
+    page = html / "chapters" / "cite.html"
+    if not page.is_file():
+        return [f"{page} is missing"]
+    text = re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8"))  # highlighted code is split into spans
+    if f"ebcore {ebcore.__version__}" not in text:
+        found.append(f"cite.html: does not state ebcore {ebcore.__version__}")
+    if not re.search(r"\b[0-9a-f]{40}\b|not built from a git checkout", text):
+        found.append("cite.html: states no commit")
+    if "@software{" not in text or "cff-version" not in text:
+        found.append("cite.html: no BibTeX entry or no CITATION.cff")
+    for other in sorted((html / "chapters").glob("*.html")):
+        if other.name != page.name and 'href="cite.html"' not in other.read_text(encoding="utf-8"):
+            found.append(f"{other.name}: no button leading to the cite page")
     return found
 
 
@@ -67,6 +90,7 @@ def main(html_dir: str) -> int:
         has_math = 'class="math' in text
         if "cdn.jsdelivr.net" in text or (has_math and "_static/mathjax/tex-chtml.js" not in text):
             problems.append(f"{page.name}: MathJax is not served from the book")
+    problems.extend(cite_page_problems(html))
     for line in problems:
         print("PROBLEM:", line)
     print(f"checked {len(list((ROOT / 'chapters').glob('*.md')))} pages: {len(problems)} problems")

@@ -10,6 +10,7 @@ from .book.audit import (
     AuditEntry,
     audit_problems,
     audit_table_markdown,
+    audited_tests_markdown,
     canonical_name,
     chapter_check_labels,
     generate_entries,
@@ -18,12 +19,14 @@ from .book.audit import (
     marked_test_labels,
     repository_root,
     resolve,
+    test_target,
 )
 
 # ENTRIES is not imported: __getattr__ below generates it on first use
 __all__ = ["AuditEntry", "ENTRIES", "STATEMENT_KINDS", "STATUS_EXCEPTIONS", "labelled_statements",  # noqa: F822
            "resolve", "audit_problems", "audit_table_markdown", "canonical_name", "repository_root",
-           "generate_entries", "chapter_check_labels", "marked_test_labels", "implementations"]
+           "generate_entries", "chapter_check_labels", "marked_test_labels", "implementations",
+           "audited_tests_markdown", "test_target"]
 
 
 def __getattr__(name: str):

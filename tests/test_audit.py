@@ -112,6 +112,22 @@ def test_audit_table_links_implementations_to_their_api_entry():
     assert audit.canonical_name("ebcore.priors.Prior.score") == "ebcore.priors.Prior.score"
 
 
+def test_audit_table_links_unit_tests_to_their_source_page():
+    table = audit.audit_table_markdown()
+    page = audit.audited_tests_markdown()
+    checks = audit.marked_test_labels(ROOT / "tests")
+    assert checks
+    for check, labels in checks.items():
+        target = audit.test_target(check)
+        assert f"{{ref}}`{check} <{target}>`" in table
+        assert page.count(f"({target})=\n") == 1
+        section = page[page.index(f"({target})=\n"):]
+        assert f":pyobject: {check.partition('::')[2]}" in section.split("```\n", 1)[0]
+        assert all(f"{{prf:ref}}`{label}`" in section.split("```", 1)[0] for label in labels)
+    with pytest.raises(ValueError, match="check"):
+        audit.test_target("chapters/01_denoising.md::check-tweedie")
+
+
 def test_registry_is_generated_from_the_declarations():
     # each declaration kind feeds the registry: @implements, a chapter check's labels, a test's mark
     entry = {e.label: e for e in audit.ENTRIES}["thm-tweedie"]

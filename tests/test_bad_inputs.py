@@ -444,6 +444,8 @@ SKIPPED: dict[str, str] = {
     "audit.generate_entries": "book machinery, tested in test_audit",
     "audit.chapter_check_labels": "book machinery, tested in test_audit",
     "audit.marked_test_labels": "book machinery, tested in test_audit",
+    "audit.audited_tests_markdown": "book machinery, tested in test_audit",
+    "audit.test_target": "book machinery, tested in test_audit (refuses a name that is not a unit test)",
     "audit.implementations": "no arguments",
     "registry.implements": "a decorator of the audit registry (its labels are checked; tested in test_registry)",
     "book.check": "book machinery (ebcore/book), tested in test_checks",

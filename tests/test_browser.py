@@ -194,3 +194,34 @@ def test_no_page_scrolls_sideways_on_a_phone(site, browser):
         assert not too_wide, f"pages wider than a 390 px screen: {too_wide}"
     finally:
         page.close()
+
+
+def test_audit_table_fits_a_desktop_page_and_links_tests_to_their_source(site, browser):
+    """At 1400 px the audit table needs no sideways scrolling of its own box (no column is cut), and each
+    unit-test check links to a section of the audited-tests page that shows the test's code."""
+    root, base = site
+    problems: list[str] = []
+    page = _open(browser, base + "index.html", problems)
+    try:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.goto(base + "chapters/audit.html", wait_until="load")
+        widths = page.evaluate("""() => [...document.querySelectorAll('.bd-article table')]
+                                  .map(t => [t.scrollWidth, t.clientWidth])""")
+        assert widths, "the audit page has no table"
+        assert all(scroll <= client + 1 for scroll, client in widths), f"table scroll/client widths: {widths}"
+        links = page.evaluate("""() => [...document.querySelectorAll('.bd-article table a')]
+                                 .filter(a => a.textContent.startsWith('tests/')).map(a => a.href)""")
+        assert links, "no unit-test check links to its source"
+        for href in links[:3] + links[-2:]:
+            page.goto(href, wait_until="load")
+            anchor = urlparse(href).fragment
+            code = page.evaluate(f"""() => {{
+                // the label is an empty span; the test's code is the first code block after it
+                let node = document.getElementById({anchor!r});
+                while (node && !(node.matches && node.matches('div[class*=highlight-python]'))) {{
+                    node = node.nextElementSibling; }}
+                return node ? node.textContent : null; }}""")
+            assert code and "def test" in code, f"{href}: no test source under #{anchor}"
+        assert not problems, "\n".join(problems)
+    finally:
+        page.close()

@@ -295,11 +295,36 @@ def canonical_name(dotted: str) -> str:
     return dotted
 
 
+def test_target(check: str) -> str:
+    """The label of a unit test's entry on the audited-tests page: ``tests/test_x.py::test_y`` gives
+    ``audit-test-x-test-y`` (lower case, underscores and ``::`` as hyphens)."""
+    file, _, name = check.partition("::")
+    if not (file.startswith("tests/test_") and file.endswith(".py") and name):
+        raise ValueError(f"check: {check!r} is not a unit test named tests/test_*.py::name")
+    stem = Path(file).stem[len("test_"):]
+    return f"audit-test-{stem}-{name}".replace("::", "-").replace("_", "-").lower()
+
+
 def _check_link(check: str) -> str:
     file, _, name = check.partition("::")
     if file.startswith("chapters/"):
         return f"{{ref}}`{check} <{name}>`"
-    return f"`{check}`"
+    return f"{{ref}}`{check} <{test_target(check)}>`"
+
+
+def audited_tests_markdown(tests_dir: Path | None = None) -> str:
+    """The audited unit tests as MyST Markdown, one section per test: its label (the audit table links
+    to it), the statements it checks, and its source, included from the test file when the book is
+    built (so the page always shows the code that runs)."""
+    tests_dir = repository_root() / "tests" if tests_dir is None else Path(tests_dir)
+    parts = []
+    for check, labels in marked_test_labels(tests_dir).items():
+        file, _, name = check.partition("::")
+        statements = ", ".join(f"{{prf:ref}}`{label}`" for label in labels)
+        function = name.replace("::", ".")
+        parts.append(f"({test_target(check)})=\n## `{check}`\n\nChecks {statements}.\n\n"
+                     f"```{{literalinclude}} ../{file}\n:language: python\n:pyobject: {function}\n```\n")
+    return "\n".join(parts)
 
 
 def audit_table_markdown(entries=None) -> str:

@@ -13,9 +13,18 @@ from scipy import special
 
 from .dynamics import flow_depth
 from .registry import implements
-from .validation import as_float_array, check_finite_result, check_int, check_nonnegative, check_positive, check_scale
+from .validation import (
+    as_float_array,
+    check_array,
+    check_finite_result,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_scale,
+)
 
-__all__ = ["gaussian_horizon", "gaussian_depth", "gaussian_variance_ode", "gaussian_variance_layers", "exact_step"]
+__all__ = ["gaussian_horizon", "gaussian_depth", "gaussian_variance_ode", "gaussian_variance_layers", "exact_step",
+           "gaussian_query_landscape", "gaussian_pair_energy"]
 
 
 @implements("thm-gaussian-horizon")
@@ -220,3 +229,90 @@ def exact_step(sigma, bandwidth, prior_variance, depth) -> float:
         raise ValueError(f"depth, prior_variance: {layers} layer(s) are too few, even step 1 leaves the variance "
                          f"above prior_variance = {s0_sq!r}")
     return float(brentq(gap, 1e-12, 1.0, xtol=1e-15, rtol=1e-15, maxiter=200))
+
+
+@implements("prop-gaussian-landscapes")
+def gaussian_query_landscape(queries, mean, variance, bandwidth) -> np.ndarray:
+    r"""The query landscape of a Gaussian law of tokens, in closed form, shape (M,).
+
+    For tokens with law :math:`N(m, vI_n)`, the population version of the query energy,
+    :math:`E(z) = -h^2 \log \int e^{-|z - p|^2/2h^2}\,N(dp; m, vI)`, is
+
+    .. math::  E(z) = \frac{n h^2}{2}\log\Bigl(1 + \frac{v}{h^2}\Bigr) + \frac{h^2\,|z - m|^2}{2(v + h^2)},
+
+    a single well at :math:`m` whose unit gradient step :math:`z - \nabla E(z)` is the kernel posterior
+    mean :math:`m + \frac{v}{v + h^2}(z - m)`. :func:`ebcore.dynamics.query_energy` of :math:`N` tokens drawn
+    from the law, plus :math:`h^2 \log N`, estimates it.
+
+    Parameters
+    ----------
+    queries : (M, n) array
+        The query points :math:`z`.
+    mean : (n,) array
+        The mean :math:`m` of the tokens' law.
+    variance : float > 0
+        The variance per coordinate :math:`v`.
+    bandwidth : float > 0
+        The kernel bandwidth :math:`h` (for Stage 2's landscape, :math:`h_q = \sigma`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (M,)
+        :math:`E(z)` at each query, float64.
+
+    Raises
+    ------
+    TypeError
+        If ``queries`` or ``mean`` is not real numbers, or ``variance`` or ``bandwidth`` is not a real
+        number.
+    ValueError
+        If ``queries`` is not a finite non-empty (M, n) array, ``mean`` is not a finite array of shape
+        (n,), ``variance`` is not a finite number > 0, or ``bandwidth`` is not a finite number in
+        ``[1e-150, 1e150]``.
+    """
+    z = check_array(as_float_array(queries, "queries"), "queries", ndim=2)
+    m = check_array(as_float_array(mean, "mean"), "mean", shape=(z.shape[1],))
+    v = check_positive(variance, "variance")
+    h = check_scale(bandwidth, "bandwidth")
+    dim = z.shape[1]
+    out = 0.5 * dim * h * h * np.log1p(v / (h * h)) + h * h * np.sum((z - m) ** 2, axis=1) / (2 * (v + h * h))
+    check_finite_result(out, "queries, variance, bandwidth")
+    return out
+
+
+@implements("prop-gaussian-landscapes")
+def gaussian_pair_energy(variance, bandwidth, dim) -> float:
+    r"""The pair energy of a Gaussian law of tokens, in closed form.
+
+    For tokens with law :math:`N(m, vI_n)` the population version of chapter 3's pair energy,
+    :math:`E_h = -h^2\log \iint e^{-|p - q|^2/2h^2}\,N(dp)\,N(dq)`, is
+    :math:`\frac{n h^2}{2}\log\bigl(1 + 2v/h^2\bigr)` (the difference :math:`p - q` is :math:`N(0, 2vI)`).
+
+    Parameters
+    ----------
+    variance : float > 0
+        The variance per coordinate :math:`v`.
+    bandwidth : float > 0
+        The kernel bandwidth :math:`h`.
+    dim : int >= 1
+        The token dimension :math:`n`.
+
+    Returns
+    -------
+    float
+        The pair energy.
+
+    Raises
+    ------
+    TypeError
+        If ``variance`` or ``bandwidth`` is not a real number, or ``dim`` is not an integer.
+    ValueError
+        If ``variance`` is not a finite number > 0, ``bandwidth`` is not a finite number in
+        ``[1e-150, 1e150]``, or ``dim < 1``.
+    """
+    v = check_positive(variance, "variance")
+    h = check_scale(bandwidth, "bandwidth")
+    n = check_int(dim, "dim", minimum=1)
+    out = 0.5 * n * h * h * np.log1p(2 * v / (h * h))
+    check_finite_result(out, "variance, bandwidth")
+    return float(out)

@@ -192,6 +192,9 @@ VALID_CALLS: dict[str, Call] = {
         initial_variance=1.25, bandwidth=0.3, step=0.5, depth=3)),
     "horizon.exact_step": Call(horizon.exact_step, lambda: dict(sigma=0.5, bandwidth=0.3, prior_variance=1.0,
                                                                 depth=3)),
+    "horizon.gaussian_query_landscape": Call(horizon.gaussian_query_landscape, lambda: dict(
+        queries=_a(4, 2), mean=np.zeros(2), variance=1.25, bandwidth=0.3)),
+    "horizon.gaussian_pair_energy": Call(horizon.gaussian_pair_energy, lambda: dict(variance=1.25, bandwidth=0.3, dim=2)),
     # ---- diffusion
     "diffusion.probability_flow_ode": Call(diffusion.probability_flow_ode, lambda: dict(
         prior=_mixture(), y=_a(3, 2), sigma=0.5, time=0.05, rtol=1e-6)),

@@ -43,8 +43,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
+# The HTML book, then the same book as one page (its notebooks come from the execution cache the first
+# build filled), printed to _build/html/book.pdf by Debian's chromium.
 book: env $(MATHJAX)
 	jupyter-book build . -W -n --keep-going
+	jupyter-book build . --builder singlehtml -W -n --keep-going
+	python tools/print_book_pdf.py _build/singlehtml _build/html/book.pdf
 
 # Ruff (pinned in requirements.txt, rules in pyproject.toml) on the Python sources, then on the
 # chapters (converted to scripts in a temporary folder; findings name chapter lines). Both run
@@ -54,13 +58,13 @@ lint: env
 	status=0; ruff check $(LINT_PATHS) || status=1; python tools/lint_chapters.py || status=1; exit $$status
 
 # The lint first, then the book build with warnings as errors (executing every chapter under seed
-# 0), a check that every declared figure is in the built pages, MathJax is served locally and every
-# chapter has its notebook download, then, on both cores (pytest-xdist): the unit tests, the browser
+# 0, then the single-page build and its PDF), a check that every declared figure is in the built
+# pages, MathJax is served locally, every chapter has its notebook download and the PDF holds every
+# page, then, on both cores (pytest-xdist): the unit tests, the browser
 # test of the built pages (chromium, headless), every chapter again through nbval (its second
 # execution reuses the results cache) and chapters 1 to 7 under seed 1 (tests/test_seed_one.py). One
 # thread per worker: two workers of two threads each on two cores only fight over them.
-test: lint $(MATHJAX)
-	jupyter-book build . -W -n --keep-going
+test: lint book
 	python tests/check_built_book.py _build/html
 	python tests/prepare_notebooks.py _build/nbval
 	OMP_NUM_THREADS=1 EBCORE_BOOK_HTML=$(CURDIR)/_build/html pytest tests _build/nbval -n $(PYTEST_WORKERS) --dist loadscope --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider

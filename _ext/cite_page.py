@@ -1,4 +1,4 @@
-"""Sphinx extension: the "Cite this book" page and a header button that leads to it on every page.
+"""Sphinx extension: the "Cite this book" page, and header buttons on every page for it and for the book's PDF.
 
 The directive ``cite-this-book`` renders, at build time, what a reader needs to cite the exact build
 they are reading: the library version (``ebcore.__version__``), the commit of the book's repository
@@ -90,16 +90,21 @@ class CiteThisBook(Directive):
         return [summary, bibtex_title, bibtex, cff_title, cff_block]
 
 
-def _add_cite_button(app, pagename, templatename, context, doctree):
-    if "header_buttons" not in context or CITE_PAGE not in app.env.found_docs:
+#: The book's PDF, which ``make book`` prints into the HTML folder (tools/print_book_pdf.py).
+BOOK_PDF = "book.pdf"
+
+
+def _add_header_links(app, pagename, templatename, context, doctree):
+    """Two buttons in every page's header: the cite page, and the whole book as a PDF."""
+    if "header_buttons" not in context:
         return
-    context["header_buttons"].append({
-        "type": "link",
-        "url": context["pathto"](CITE_PAGE),
-        "tooltip": "Cite this book",
-        "icon": "fas fa-quote-right",
-        "label": "cite-button",
-    })
+    if CITE_PAGE in app.env.found_docs:
+        context["header_buttons"].append({"type": "link", "url": context["pathto"](CITE_PAGE),
+                                          "tooltip": "Cite this book", "icon": "fas fa-quote-right",
+                                          "label": "cite-button"})
+    context["header_buttons"].append({"type": "link", "url": context["pathto"](BOOK_PDF, 1),
+                                      "tooltip": "The whole book as a PDF", "icon": "fas fa-book",
+                                      "label": "book-pdf-button"})
 
 
 def _always_reread(app, env, added, changed, removed):
@@ -110,6 +115,6 @@ def _always_reread(app, env, added, changed, removed):
 def setup(app):
     app.add_directive("cite-this-book", CiteThisBook)
     # after the theme's own buttons (priority 501), so the button sits at the end of the row
-    app.connect("html-page-context", _add_cite_button, priority=502)
+    app.connect("html-page-context", _add_header_links, priority=502)
     app.connect("env-get-outdated", _always_reread)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

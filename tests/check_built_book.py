@@ -1,6 +1,7 @@
 """After the book build: every figure a chapter declares is in its HTML page, MathJax is local,
 every executed chapter is offered as a notebook download that is a valid executed notebook, and the
-"Cite this book" page states the build's version and commit and is linked from every page.
+"Cite this book" page states the build's version and commit and is linked from every page, and the
+book's PDF holds every page's title and is linked from every page.
 
 A figure cell that printed nothing (for example because a non-inline matplotlib backend was
 active) still builds without a warning, so the build alone cannot catch it.
@@ -8,6 +9,7 @@ active) still builds without a warning, so the build alone cannot catch it.
 import json
 import re
 import sys
+import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +57,49 @@ def cite_page_problems(html: Path) -> list[str]:
     return found
 
 
+def pdf_problems(html: Path) -> list[str]:
+    """The whole book as a PDF beside the pages: it opens, has a plausible number of pages (at least one per
+    page of the book), holds every page's title in order, and every chapter page links to it."""
+    from bs4 import BeautifulSoup
+    from pypdf import PdfReader
+
+    pdf = html / "book.pdf"
+    if not pdf.is_file():
+        return [f"{pdf} is missing"]
+    reader = PdfReader(str(pdf))
+    # NFKC folds the ligatures of the PDF's fonts ("ﬀ" in "diffusion") into letters
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", "".join(page.extract_text() or ""
+                                                                    for page in reader.pages))).lower()
+    found = []
+    pages = sorted((html / "chapters").glob("*.html"))
+    if len(reader.pages) < len(pages):
+        found.append(f"book.pdf: {len(reader.pages)} pages for {len(pages)} pages of the book")
+    position = 0
+    for page in _toc_order(html):
+        heading = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").find("h1")
+        title = re.sub(r"\s+", "", unicodedata.normalize("NFKC", heading.get_text())).rstrip("#").lower() \
+            if heading else ""
+        # chapter numbers ("3.") are in the PDF's headings too; compare the title's words
+        title = re.sub(r"^\d+\.", "", title)
+        at = text.find(title, position) if title else -1
+        if at < 0:
+            found.append(f"book.pdf: the title of {page.name} ({title!r}) is missing or out of order")
+        else:
+            position = at
+    for page in pages:
+        if 'href="../book.pdf"' not in page.read_text(encoding="utf-8"):
+            found.append(f"{page.name}: no link to the book's PDF")
+    return found
+
+
+def _toc_order(html: Path) -> list[Path]:
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]] + [chapter["file"] for part in toc.get("parts", []) for chapter in part["chapters"]]
+    return [html / f"{name}.html" for name in files]
+
+
 def main(html_dir: str) -> int:
     html = Path(html_dir)
     problems = []
@@ -81,8 +126,8 @@ def main(html_dir: str) -> int:
             else:
                 cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
                 code = [c for c in cells if c["cell_type"] == "code"]
-                if not code or not any(c.get("outputs") for c in code):
-                    problems.append(f"{notebook.name}: not an executed notebook (no outputs)")
+                if not code or not all(c.get("execution_count") for c in code[1:]):
+                    problems.append(f"{notebook.name}: not an executed notebook (a code cell has no execution count)")
                 if not code or "import ebcore" not in "".join(code[0]["source"]) or "except ImportError" not in \
                         "".join(code[0]["source"]):
                     problems.append(f"{notebook.name}: the first cell does not set up ebcore")
@@ -91,6 +136,7 @@ def main(html_dir: str) -> int:
         if "cdn.jsdelivr.net" in text or (has_math and "_static/mathjax/tex-chtml.js" not in text):
             problems.append(f"{page.name}: MathJax is not served from the book")
     problems.extend(cite_page_problems(html))
+    problems.extend(pdf_problems(html))
     for line in problems:
         print("PROBLEM:", line)
     print(f"checked {len(list((ROOT / 'chapters').glob('*.md')))} pages: {len(problems)} problems")

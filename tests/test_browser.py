@@ -225,3 +225,22 @@ def test_audit_table_fits_a_desktop_page_and_links_tests_to_their_source(site, b
         assert not problems, "\n".join(problems)
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("docname", ["chapters/02_attention_posterior_mean", "chapters/audit"])
+def test_header_buttons_lead_to_the_pdf_and_the_cite_page(site, browser, docname):
+    """Every page's header has a button for the whole book as a PDF and one for the cite page; both resolve."""
+    root, base = site
+    problems: list[str] = []
+    page = _open(browser, base + docname + ".html", problems)
+    try:
+        for label, kind in (("book-pdf-button", "application/pdf"), ("cite-button", "text/html")):
+            href = page.evaluate(f"""() => {{ const a = document.querySelector('a.btn[href] .fa-{
+                'book' if label == 'book-pdf-button' else 'quote-right'}');
+                return a ? a.closest('a').href : null; }}""")
+            assert href, f"{docname}: no {label}"
+            response = page.request.get(href)
+            assert response.ok and response.headers["content-type"].startswith(kind), (href, response.status)
+        assert not problems, "\n".join(problems)
+    finally:
+        page.close()

@@ -3,9 +3,10 @@
 For each architecture and optimizer, a few epochs of 48 members trained as one block
 (:func:`ebcore.lockstep.train_block`, stacked parameters, batched losses) against the same epochs of
 one member alone through the same engine. The ratio is time(one member) / time(48 members); the
-targets are the issue's: 48 FCP members in at most 4x one member's time for SGD (ratio >= 0.25)
-and at most 8x for L-BFGS-GSS (ratio >= 0.125; its float64 FLOP bound is about 6x, since one member's
-epoch is small enough to be bound by per-call overhead while 48 members are bound by arithmetic).
+targets: 48 FCP members in at most 4x one member's time for SGD (ratio >= 0.25) and at most 8x for
+L-BFGS-GSS (ratio >= 0.125; its float64 FLOP bound is about 6x). They assume that one member's
+epoch is bound by per-call overhead while 48 members are bound by arithmetic, as expected on a GPU (not measured); on two
+CPU cores one member is already bound by arithmetic and neither target is met (README, Benchmarks).
 The other architectures are reported against no target: their single member already fills the
 cores better (LeNet's convolutions, the LSTM's 8-step recurrence), so batching gains less.
 No results cache is used, so every repeat trains.

@@ -1,5 +1,9 @@
-"""Shared test configuration: deterministic hypothesis runs in CI, float64 by default."""
+"""Shared test configuration: deterministic hypothesis runs in CI, float64 by default, the served book."""
+import functools
 import os
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,3 +35,23 @@ def double_well():
     from ebcore import potentials
 
     return potentials.reference_landscape("curved_double_well")
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site():
+    """The built book named by ``EBCORE_BOOK_HTML``, served from 127.0.0.1: ``(folder, base URL)``.
+
+    Used by the browser test and the downloaded-notebook test; modules that use it skip themselves when
+    the variable is not set."""
+    root = Path(os.environ["EBCORE_BOOK_HTML"]).resolve()
+    assert (root / "index.html").is_file(), f"{root} holds no built book"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()

@@ -7,12 +7,9 @@ and reported.
 """
 from __future__ import annotations
 
-import functools
 import os
 import re
 import shutil
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -42,20 +39,6 @@ def _find_chromium() -> str:
     pytest.fail("chromium is not installed (README, 'System packages': apt-get install chromium)")
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def site():
-    root = Path(HTML).resolve()
-    assert (root / "index.html").is_file(), f"{root} holds no built book"
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
 
 
 @pytest.fixture(scope="module")

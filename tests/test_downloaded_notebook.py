@@ -7,15 +7,12 @@ so it takes a few minutes (pip reuses its download cache).
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 import urllib.request
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,31 +22,20 @@ HTML = os.environ.get("EBCORE_BOOK_HTML")
 pytestmark = pytest.mark.skipif(not HTML, reason="EBCORE_BOOK_HTML is not set (no built book to test)")
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def test_chapter_one_runs_from_its_download_in_a_fresh_environment(tmp_path):
-    root = Path(HTML).resolve()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
-    try:
-        page = urllib.request.urlopen(base + "chapters/01_denoising.html").read().decode()
-        link = re.search(r'href="\.\./(_notebooks/01_denoising\.ipynb)"', page)
-        assert link, "chapter 1 offers no notebook download"
-        wheels = sorted((root / "_downloads").glob("ebcore-*.whl"))
-        assert len(wheels) == 1, f"the book offers {len(wheels)} ebcore wheels"
-        # the reader's disk, laid out as the served book is: the notebook and, beside the pages, the wheel
-        (tmp_path / "_notebooks").mkdir()
-        (tmp_path / "_downloads").mkdir()
-        notebook = tmp_path / link[1]
-        notebook.write_bytes(urllib.request.urlopen(base + link[1]).read())
-        wheel = tmp_path / "_downloads" / wheels[0].name
-        wheel.write_bytes(urllib.request.urlopen(base + "_downloads/" + wheels[0].name).read())
-    finally:
-        server.shutdown()
+def test_chapter_one_runs_from_its_download_in_a_fresh_environment(site, tmp_path):
+    root, base = site
+    page = urllib.request.urlopen(base + "chapters/01_denoising.html").read().decode()
+    link = re.search(r'href="\.\./(_notebooks/01_denoising\.ipynb)"', page)
+    assert link, "chapter 1 offers no notebook download"
+    wheels = sorted((root / "_downloads").glob("ebcore-*.whl"))
+    assert len(wheels) == 1, f"the book offers {len(wheels)} ebcore wheels"
+    # the reader's disk, laid out as the served book is: the notebook and, beside the pages, the wheel
+    (tmp_path / "_notebooks").mkdir()
+    (tmp_path / "_downloads").mkdir()
+    notebook = tmp_path / link[1]
+    notebook.write_bytes(urllib.request.urlopen(base + link[1]).read())
+    wheel = tmp_path / "_downloads" / wheels[0].name
+    wheel.write_bytes(urllib.request.urlopen(base + "_downloads/" + wheels[0].name).read())
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     markdown = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     assert "{glue:" not in markdown and "{prf:" not in markdown, "the notebook's text still holds MyST roles"

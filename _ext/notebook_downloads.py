@@ -94,9 +94,10 @@ def _note_cell_source(version: str, commit: str) -> str:
             f"recomputes them.*")
 
 
-def build_wheel(root: Path, target: Path) -> tuple[str, str]:
+def build_wheel(root: Path, target: Path) -> tuple[str, str, str]:
     """Build ebcore's wheel into ``target`` with the commit in its version (``0.3.0+g1a2b3c4d5e6f``, and
-    ``.dirty`` when the working tree has uncommitted changes); return the wheel's file name and version."""
+    ``.dirty`` when the working tree has uncommitted changes); return the wheel's file name, its version and
+    the commit (as :func:`cite_page.build_commit` reports it)."""
     import re
     import shutil
     import subprocess
@@ -128,7 +129,7 @@ def build_wheel(root: Path, target: Path) -> tuple[str, str]:
     wheels = sorted(target.glob("ebcore-*.whl"))
     if len(wheels) != 1:
         raise RuntimeError(f"building ebcore's wheel left {len(wheels)} wheels in {target}")
-    return wheels[0].name, version
+    return wheels[0].name, version, commit
 
 
 def _write_notebooks(app, exception):
@@ -140,8 +141,7 @@ def _write_notebooks(app, exception):
     from jupyter_cache import get_cache
 
     root = Path(app.srcdir)
-    wheel, version = build_wheel(root, Path(app.outdir) / _WHEELS)
-    commit = version.partition("+g")[2].partition(".")[0] or "unknown"
+    wheel, version, commit = build_wheel(root, Path(app.outdir) / _WHEELS)
     numbers = readable_notebooks.statement_numbers(Path(app.outdir))
     titles = {Path(name).name: title.astext() for name, title in app.env.titles.items()}
     citations = {}

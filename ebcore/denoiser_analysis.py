@@ -13,7 +13,8 @@ from .stats import mean_and_se
 from .tasks import CleanContextTask, CorruptionTask
 from .validation import check_array, check_grid, check_int
 
-__all__ = ['scaled_identity_fit', 'attention_invariants', 'theory_grid_search', 'denoising_report', 'scaled_identity_loss']
+__all__ = ['scaled_identity_fit', 'attention_invariants', 'theory_grid_search', 'denoising_report', 'scaled_identity_loss',
+           'own_input_jacobian']
 
 
 @implements("prop-attention-symmetries")
@@ -264,3 +265,62 @@ def scaled_identity_loss(task: CleanContextTask, attention: str, a_values, b_val
             for i, a in enumerate(a_grid):
                 out[i, j] = float(task.loss(float(a) * base, t))
     return out
+
+
+def own_input_jacobian(model: AttentionDenoiser, tokens) -> np.ndarray:
+    r"""How much of each token's own input survives Stage 1: the blocks :math:`\partial p^{(L)}_i / \partial y_i`.
+
+    For each context and token, the ``(dim, dim)`` Jacobian of the refined token
+    :math:`p^{(L)}_i` (``model.refine``) with respect to the same token's input :math:`y_i`, the other
+    tokens held fixed, computed exactly by forward-mode differentiation in float64 (on a copy of the
+    model; the model itself is not changed). A Stage 1 that collapses the tokens toward the prior's
+    modes has blocks near 0, so its refined tokens no longer tell the final step which token is asking;
+    blocks of full rank mean the refined token still carries its input.
+
+    One forward-mode pass over all the contexts per token and coordinate (``N dim`` passes), so memory
+    stays that of one forward pass.
+
+    Parameters
+    ----------
+    model : AttentionDenoiser
+        The model.
+    tokens : torch.Tensor, shape (B, N, dim)
+        Inputs of ``B`` contexts, floating point.
+
+    Returns
+    -------
+    numpy.ndarray, shape (B, N, dim, dim)
+        The blocks, float64: ``[b, i, :, k]`` is the derivative of :math:`p^{(L)}_i` in context ``b``
+        with respect to coordinate ``k`` of :math:`y_i`.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not an :class:`~ebcore.denoisers.AttentionDenoiser`, or ``tokens`` is not a
+        floating-point tensor.
+    ValueError
+        If ``tokens`` is not of shape ``(B, N, model.dim)``, is empty or holds a non-finite value.
+    """
+    from copy import deepcopy
+
+    from torch.func import jvp
+
+    if not isinstance(model, AttentionDenoiser):
+        raise TypeError(f"model must be an AttentionDenoiser, got {type(model).__name__}")
+    if not isinstance(tokens, torch.Tensor):
+        raise TypeError(f"tokens must be a torch tensor, got {type(tokens).__name__}")
+    check_array(tokens, "tokens", ndim=3)
+    if tokens.shape[-1] != model.dim:
+        raise ValueError(f"tokens must have shape (B, N, {model.dim}), got {tuple(tokens.shape)}")
+    exact = deepcopy(model).double()
+    x = tokens.detach().double()
+    n_contexts, n_tokens, dim = x.shape
+    blocks = torch.empty(n_contexts, n_tokens, dim, dim, dtype=torch.float64)
+    with torch.no_grad():
+        for token in range(n_tokens):
+            for coordinate in range(dim):
+                tangent = torch.zeros_like(x)
+                tangent[:, token, coordinate] = 1.0
+                _, derivative = jvp(exact._refine, (x,), (tangent,))
+                blocks[:, token, :, coordinate] = derivative[:, token]
+    return blocks.numpy()

@@ -16,6 +16,7 @@ from .alignment import align_rotation, rotation_path
 from .denoiser_analysis import (
                                 attention_invariants,
                                 denoising_report,
+                                own_input_jacobian,
                                 scaled_identity_fit,
                                 scaled_identity_loss,
                                 theory_grid_search,
@@ -27,4 +28,4 @@ from .tasks import CleanContextTask, CorruptionTask, family_task, per_token_mse,
 __all__ = ["ATTENTION_KERNELS", "AttentionDenoiser", "OneLayerDenoiser", "CorruptionTask", "CleanContextTask",
            "family_task", "predecessor_family_task", "build", "train_many", "scaled_identity_fit", "attention_invariants",
            "theory_grid_search", "denoising_report", "scaled_identity_loss", "LandscapeTask", "rotation_path",
-           "align_rotation", "per_token_mse", "TrainingJob"]
+           "align_rotation", "per_token_mse", "TrainingJob", "own_input_jacobian"]

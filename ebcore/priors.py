@@ -35,7 +35,8 @@ from .validation import (
     check_scale,
 )
 
-__all__ = ["Prior", "Gaussian", "Subspace", "GaussianMixture", "Sphere", "StudentT", "Shifted", "FAMILIES", "random_prior",
+__all__ = ["Prior", "Gaussian", "Subspace", "GaussianMixture", "Sphere", "StudentT", "Shifted", "FAMILIES", "random_prior", "gaussian_family_posterior_mean",
+           "gaussian_family_bayes_mse",
            "monte_carlo_posterior_mean"]
 
 _MC_SAMPLES = 400_000
@@ -716,3 +717,96 @@ def random_prior(family: str, rng) -> Prior:
     if family == "mixture":
         return GaussianMixture(1.5 * gen.standard_normal((3, 2)), np.full(3, 1 / 3), 0.25)
     return Shifted(Sphere(2, 1, 1.0, gen), gen.standard_normal(2))
+
+
+def _gaussian_family_weights(n_tokens: int, sigma: float, location_scale: float, token_scale: float):
+    """(s, r): the weight of a token's own observation and the shrinkage of the context mean."""
+    v, tau2, noise = token_scale ** 2, location_scale ** 2, sigma ** 2
+    return v / (v + noise), n_tokens * tau2 / (n_tokens * tau2 + v + noise)
+
+
+@implements("prop-gaussian-family-bayes")
+def gaussian_family_posterior_mean(noisy, sigma, *, location_scale: float = 1.0, token_scale: float = 1.0) -> np.ndarray:
+    r"""The Bayes denoiser of a whole context of the Gaussian family, which does not know the context's prior.
+
+    The family of :func:`random_prior` ``("Gaussian")`` with general scales: a location
+    :math:`m \sim N(0, \tau^2 I_n)` per context, tokens :math:`x_j \sim N(m, v I_n)` given :math:`m`,
+    observations :math:`y_j = x_j + \sigma\xi_j`. Then (chapter 8, ``prop-gaussian-family-bayes``)
+    :math:`E[x_i \mid y_1, \dots, y_N] = s\,y_i + (1 - s)\,r\,\bar y` with :math:`s = v/(v + \sigma^2)`
+    and :math:`r = N\tau^2/(N\tau^2 + v + \sigma^2)`: each token shrinks toward the context's mean,
+    itself shrunk toward 0 because the location is unknown.
+
+    Parameters
+    ----------
+    noisy : numpy.ndarray, shape (..., N, n)
+        The noisy tokens of one or more contexts (the token axis is the second to last), floating point.
+    sigma : float > 0
+        The noise level.
+    location_scale : float > 0
+        :math:`\tau`, the standard deviation of each coordinate of the location (1 in the book's family).
+    token_scale : float > 0
+        :math:`\sqrt v`, the standard deviation of each coordinate of a token around the location (1).
+
+    Returns
+    -------
+    numpy.ndarray, shape of ``noisy``
+        The posterior means, float64.
+
+    Raises
+    ------
+    TypeError
+        If ``noisy`` is not a floating-point numpy array, or a scale is not a real number.
+    ValueError
+        If ``noisy`` has fewer than 2 axes, is empty or holds a non-finite value, or a scale is not a
+        finite number in ``[1e-150, 1e150]``.
+    """
+    check_array(noisy, "noisy")
+    if np.ndim(noisy) < 2:
+        raise ValueError(f"noisy must have shape (..., N, n), got {np.shape(noisy)}")
+    y = np.asarray(noisy, dtype=np.float64)
+    s, r = _gaussian_family_weights(y.shape[-2], check_scale(sigma, "sigma"),
+                                    check_scale(location_scale, "location_scale"), check_scale(token_scale, "token_scale"))
+    return s * y + (1.0 - s) * r * y.mean(axis=-2, keepdims=True)
+
+
+@implements("prop-gaussian-family-bayes")
+def gaussian_family_bayes_mse(n_tokens: int, sigma, dim: int = 2, *, location_scale: float = 1.0,
+                              token_scale: float = 1.0) -> float:
+    r"""The Bayes risk per token (summed over coordinates) of a context of ``n_tokens`` tokens of the Gaussian family.
+
+    :math:`n\,[\,v\sigma^2/(v + \sigma^2) + \sigma^4\tau^2 / ((v + \sigma^2)(N\tau^2 + v + \sigma^2))\,]`
+    (``prop-gaussian-family-bayes``): the risk of the denoiser that knows the location,
+    :math:`n v\sigma^2/(v + \sigma^2)`, plus the price of reading the location off :math:`N` noisy
+    tokens, which falls as :math:`1/N`. It is the least risk of any function of the noisy context;
+    the function that attains it is :func:`gaussian_family_posterior_mean`.
+
+    Parameters
+    ----------
+    n_tokens : int >= 1
+        The context length :math:`N`.
+    sigma : float > 0
+        The noise level.
+    dim : int >= 1
+        The token dimension :math:`n`.
+    location_scale, token_scale : float > 0
+        :math:`\tau` and :math:`\sqrt v` (see :func:`gaussian_family_posterior_mean`).
+
+    Returns
+    -------
+    float
+        The Bayes risk.
+
+    Raises
+    ------
+    TypeError
+        If ``n_tokens`` or ``dim`` is not an integer, or a scale is not a real number.
+    ValueError
+        If ``n_tokens`` or ``dim`` is below 1, or a scale is not a finite number in ``[1e-150, 1e150]``.
+    """
+    n_tokens = check_int(n_tokens, "n_tokens", minimum=1)
+    dim = check_int(dim, "dim", minimum=1)
+    sigma = check_scale(sigma, "sigma")
+    tau, root_v = check_scale(location_scale, "location_scale"), check_scale(token_scale, "token_scale")
+    v, tau2, noise = root_v ** 2, tau ** 2, sigma ** 2
+    location_price = noise ** 2 * tau2 / ((v + noise) * (n_tokens * tau2 + v + noise))
+    return float(dim * (v * noise / (v + noise) + location_price))

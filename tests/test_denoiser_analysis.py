@@ -31,3 +31,26 @@ def test_bad_input_names_the_argument():
     for error, name, call in cases:
         with pytest.raises(error, match=name):
             call()
+
+
+def test_own_input_jacobian_matches_finite_differences():
+    import torch
+
+    model = models.AttentionDenoiser(2, 3, seed=4, dtype=torch.float32)
+    tokens = torch.randn(3, 9, 2, generator=torch.Generator().manual_seed(1))
+    blocks = models.own_input_jacobian(model, tokens)
+    assert blocks.shape == (3, 9, 2, 2) and blocks.dtype == np.float64
+    exact = model.double()
+    x, step = tokens.double(), 1e-6
+    for context, token, coordinate in ((0, 0, 0), (1, 4, 1), (2, 8, 0)):
+        bump = torch.zeros_like(x)
+        bump[context, token, coordinate] = step
+        with torch.no_grad():
+            difference = (exact.refine(x + bump) - exact.refine(x - bump))[context, token] / (2 * step)
+        np.testing.assert_allclose(blocks[context, token, :, coordinate], difference.numpy(), rtol=1e-6, atol=1e-8)
+    # with no Stage 1 the refined token is the input: the identity
+    np.testing.assert_allclose(models.own_input_jacobian(models.AttentionDenoiser(2, 0), x), np.broadcast_to(np.eye(2), (3, 9, 2, 2)))
+    with pytest.raises(TypeError, match="model"):
+        models.own_input_jacobian(models.OneLayerDenoiser(2), x)
+    with pytest.raises(ValueError, match="tokens"):
+        models.own_input_jacobian(exact, x[0])

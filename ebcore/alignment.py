@@ -23,11 +23,11 @@ __all__ = ['ALIGNABLE', 'align_to', 'rotation_path', 'align_rotation', "alignmen
 ALIGNABLE = ("fcp", "autoencoder")
 
 
-def _layer_shapes(architecture: str):
+def _layer_shapes(architecture: str, dataset: str = "digits"):
     from .nets import make_net
 
     check_choice(architecture, "architecture", ALIGNABLE)
-    model = make_net(architecture, 0)
+    model = make_net(architecture, 0, dataset=dataset)
     shapes = [tuple(p.shape) for p in model.parameters()]
     if any(len(s) != 2 for s in shapes):
         raise ValueError(f"{architecture}: alignment needs a chain of weight matrices without biases")
@@ -43,7 +43,7 @@ def _split_layers(vector, shapes):
 
 
 @implements("prop-permutation-symmetry")
-def align_to(reference, solution, architecture: str, *, max_sweeps: int = 100):
+def align_to(reference, solution, architecture: str, *, max_sweeps: int = 100, dataset: str = "digits"):
     """Permute the hidden units of ``solution`` to match ``reference`` (weight matching).
 
     A network computes the same function after any permutation of the units of a hidden layer,
@@ -64,6 +64,8 @@ def align_to(reference, solution, architecture: str, *, max_sweeps: int = 100):
         One of :data:`ALIGNABLE`.
     max_sweeps : int >= 1
         The most sweeps over the layers.
+    dataset : str
+        One of ``ebcore.nets.DATASETS``: whose network sizes the vectors have.
 
     Returns
     -------
@@ -82,7 +84,7 @@ def align_to(reference, solution, architecture: str, *, max_sweeps: int = 100):
     """
     from scipy.optimize import linear_sum_assignment
 
-    shapes = _layer_shapes(architecture)
+    shapes = _layer_shapes(architecture, dataset)
     ref = np.asarray(check_array(reference, "reference", ndim=1), dtype=np.float64)
     sol = np.asarray(check_array(solution, "solution", ndim=1), dtype=np.float64)
     total = sum(r * c for r, c in shapes)
@@ -244,7 +246,7 @@ def alignment_choices(architecture: str) -> tuple[bool, ...]:
     return (False, True) if architecture in ALIGNABLE else (False,)
 
 
-def aligned_sets(reference, sets, architecture: str) -> tuple:
+def aligned_sets(reference, sets, architecture: str, dataset: str = "digits") -> tuple:
     """Every solution of every set aligned to ``reference`` by :func:`align_to`, through the results cache.
 
     ``sets`` is a sequence of ``(n_i, n_params)`` arrays (e.g. an L-BFGS and an SGD solution set);
@@ -266,7 +268,11 @@ def aligned_sets(reference, sets, architecture: str) -> tuple:
         arrays.append(one)
 
     def compute():
-        return {str(i): np.stack([align_to(ref, w, architecture) for w in one]) for i, one in enumerate(arrays)}, {}
+        return {str(i): np.stack([align_to(ref, w, architecture, dataset=dataset) for w in one])
+                for i, one in enumerate(arrays)}, {}
 
-    entry = cached("aligned-sets", {"architecture": architecture, "reference": ref, "sets": arrays}, compute)
+    config = {"architecture": architecture, "reference": ref, "sets": arrays}
+    if dataset != "digits":  # the digits entries keep their keys
+        config["dataset"] = dataset
+    entry = cached("aligned-sets", config, compute)
     return tuple(entry.arrays[str(i)] for i in range(len(arrays)))

@@ -82,12 +82,14 @@ def _check_pairs(pairs, n: int) -> np.ndarray:
     return pairs
 
 
-def _task(architecture):
-    """The task of ``architecture`` (a digits architecture name, or a task with ``make_model``) and its
-    name for progress bars and alignment (the architecture name; for a task object its class name)."""
+def _task(architecture, dataset="digits"):
+    """The task of ``architecture`` (a digits architecture name, with ``dataset``, or a task with
+    ``make_model``) and its name for progress bars and alignment (the architecture name; for a task
+    object its class name)."""
+    check_choice(dataset, "dataset", nets.DATASETS)
     if isinstance(architecture, str):
         check_choice(architecture, "architecture", nets.ARCHITECTURES)
-        return nets.DigitsTask(architecture), architecture
+        return nets.DigitsTask(architecture, dataset=dataset), architecture
     check_task(architecture, "architecture", make_model=True)
     return architecture, type(architecture).__name__
 
@@ -358,29 +360,30 @@ def _measure_pair(train_loss, test_loss, reference_loss, start, end, coefficient
                                                      coefficients.double())).max())}
 
 
-def _compute_groups(architecture, solutions, pairs, align, settings, progress, n_jobs, backend):
+def _compute_groups(architecture, solutions, pairs, align, settings, progress, n_jobs, backend, dataset):
     """The pairs cut into ``n_jobs`` contiguous groups, one :func:`_compute` per worker; a pair's path does not
     depend on its group (its own mini-batch stream), so the result does not depend on ``n_jobs``."""
     groups = [g for g in np.array_split(np.arange(len(pairs)), min(n_jobs, len(pairs)))]
     if len(groups) == 1 and backend is None:
-        return _compute(architecture, solutions, pairs, align, settings, progress)
-    one_group = functools.partial(_compute_group, architecture, solutions, pairs, align, settings)
+        return _compute(architecture, solutions, pairs, align, settings, progress, dataset)
+    one_group = functools.partial(_compute_group, architecture, solutions, pairs, align, settings, dataset)
     outs = parallel_map(one_group, groups, n_jobs=n_jobs, backend=backend, desc="pair groups", progress=progress)
     return {k: np.concatenate([out[k] for out in outs]) for k in outs[0]}
 
 
-def _compute_group(architecture, solutions, pairs, align, settings, rows):
-    return _compute(architecture, solutions, pairs[rows], align, settings, False)
+def _compute_group(architecture, solutions, pairs, align, settings, dataset, rows):
+    return _compute(architecture, solutions, pairs[rows], align, settings, False, dataset)
 
 
-def _compute(architecture, solutions, pairs, align, settings, progress):
-    task, name = _task(architecture)
+def _compute(architecture, solutions, pairs, align, settings, progress, dataset="digits"):
+    task, name = _task(architecture, dataset)
     precision = settings["precision"]
     dtype = PRECISIONS[precision]
     train_loss = landscape_loss(task, "train", precision)
     test_loss = landscape_loss(task, "test", precision)
     reference_loss = None if precision == "float64" else landscape_loss(task, "train", "float64")
-    seconds = [align_to(solutions[i], solutions[j], architecture) if align else solutions[j] for i, j in pairs]
+    seconds = [align_to(solutions[i], solutions[j], architecture, dataset=dataset) if align else solutions[j]
+               for i, j in pairs]
     starts = torch.tensor(np.stack([solutions[i] for i, _ in pairs]), dtype=dtype)
     ends = torch.tensor(np.stack(seconds), dtype=dtype)
     optimised = optimise_pair_paths(train_loss, starts, ends, pairs, progress=progress,
@@ -406,7 +409,7 @@ PATH_SETTINGS = {"steps": 100, "n_modes": 10, "n_points": 51, "lam": 1e-4, "lr":
 
 
 def pair_barriers(architecture, solutions, pairs, *, align: bool = False, progress: bool | None = None,
-                  n_jobs: int = 1, backend: str | None = None, **settings) -> dict:
+                  n_jobs: int = 1, backend: str | None = None, dataset: str = "digits", **settings) -> dict:
     """Fourier-path barriers for ``pairs`` (``(n_pairs, 2)`` indices) of ``solutions`` ``(n, n_params)``.
 
     All pairs of a call are optimised together (:func:`optimise_pair_paths`) on the full training
@@ -446,6 +449,9 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, progre
     backend : str, optional
         The :func:`ebcore.parallel.parallel_map` backend for the groups (``"dask"`` for a Dask
         cluster).
+    dataset : str
+        One of ``ebcore.nets.DATASETS`` when ``architecture`` is a name (``"digits"`` by default, or
+        ``"mnist"`` for the paper's network sizes); part of the task's configuration, so of the cache key.
     **settings
         Any of :data:`PATH_SETTINGS`: ``steps``, ``n_modes``, ``n_points``, ``lam``, ``lr``,
         ``batch_size`` and ``select_every`` (see :func:`optimise_pair_paths`), ``seed`` (the
@@ -468,7 +474,7 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, progre
         ``align`` is asked for an architecture that cannot be aligned, or a setting is unknown or
         out of range (see :func:`optimise_pair_paths`).
     """
-    task, name = _task(architecture)
+    task, name = _task(architecture, dataset)
     solutions = np.asarray(check_array(solutions, "solutions", ndim=2), dtype=np.float64)
     pairs = _check_pairs(pairs, len(solutions))
     if align and name not in ALIGNABLE:
@@ -482,7 +488,7 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, progre
     config = {"task": task.config(), "solutions": solutions, "pairs": pairs.astype(np.int64), "align": bool(align),
               **settings}
     entry = cached("pair-barriers", config, lambda: (_compute_groups(architecture, solutions, pairs, align, settings,
-                                                                     progress, n_jobs, backend), {}))
+                                                                     progress, n_jobs, backend, dataset), {}))
     return dict(entry.arrays)
 
 

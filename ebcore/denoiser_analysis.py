@@ -14,7 +14,7 @@ from .tasks import CleanContextTask, CorruptionTask
 from .validation import check_array, check_grid, check_int
 
 __all__ = ['scaled_identity_fit', 'attention_invariants', 'theory_grid_search', 'denoising_report', 'scaled_identity_loss',
-           'own_input_jacobian']
+           'own_input_jacobian', 'query_sensitivity']
 
 
 @implements("prop-attention-symmetries")
@@ -274,8 +274,9 @@ def own_input_jacobian(model: AttentionDenoiser, tokens) -> np.ndarray:
     :math:`p^{(L)}_i` (``model.refine``) with respect to the same token's input :math:`y_i`, the other
     tokens held fixed, computed exactly by forward-mode differentiation in float64 (on a copy of the
     model; the model itself is not changed). A Stage 1 that collapses the tokens toward the prior's
-    modes has blocks near 0, so its refined tokens no longer tell the final step which token is asking;
-    blocks of full rank mean the refined token still carries its input.
+    modes has blocks near 0. The blocks depend on the coordinates Stage 1 happens to use: rescaling the
+    last layer's output by ``c`` and the final maps by ``1/c`` changes them by ``c`` and the network's
+    output not at all, so compare networks with :func:`query_sensitivity`, which is invariant.
 
     One forward-mode pass over all the contexts per token and coordinate (``N dim`` passes), so memory
     stays that of one forward pass.
@@ -324,3 +325,53 @@ def own_input_jacobian(model: AttentionDenoiser, tokens) -> np.ndarray:
                 _, derivative = jvp(exact._refine, (x,), (tangent,))
                 blocks[:, token, :, coordinate] = derivative[:, token]
     return blocks.numpy()
+
+
+def query_sensitivity(model: AttentionDenoiser, tokens, sigma) -> np.ndarray:
+    r"""How far a noise-sized move of a token's input moves its final query, in widths of the final kernel.
+
+    The final step weighs key :math:`j` for query :math:`i` by :math:`\exp(-|Q q_i - K p^{(L)}_j|^2/2)`
+    (Gaussian kernel), with :math:`q_i = y_i` (skip connection) or :math:`q_i = p^{(L)}_i` (none), so
+    :math:`Q q_i` is measured in widths of the kernel. This returns, per token, the smallest singular
+    value of :math:`\sigma\,Q\,\partial q_i / \partial y_i`: the least distance, in kernel widths, that
+    the query moves when the input moves by :math:`\sigma` in some direction. It is unchanged by the
+    reparametrisations that leave the network's output unchanged (rescaling Stage 1's last output
+    against the final maps, rotating :math:`Q` and :math:`K` together). Near 0: the query no longer
+    tells the token's own input apart at the resolution of the final step. With the skip connection it
+    is :math:`\sigma\,\sigma_{\min}(Q)` for every token; for the construction
+    (:meth:`~ebcore.denoisers.AttentionDenoiser.from_theory`, :math:`Q = I/h_q`, :math:`h_q = \sigma`)
+    it is 1 with the skip and :math:`\sigma_{\min}(\partial p^{(L)}_i/\partial y_i)` without.
+
+    Parameters
+    ----------
+    model : AttentionDenoiser
+        The model.
+    tokens : torch.Tensor, shape (B, N, dim)
+        Inputs of ``B`` contexts, floating point.
+    sigma : float > 0
+        The noise level.
+
+    Returns
+    -------
+    numpy.ndarray, shape (B, N)
+        The sensitivity of every token's query, float64.
+
+    Raises
+    ------
+    TypeError
+        As :func:`own_input_jacobian`; or if ``sigma`` is not a real number.
+    ValueError
+        As :func:`own_input_jacobian`; or if ``sigma`` is not a finite number in ``[1e-150, 1e150]``.
+    """
+    from .validation import check_scale
+
+    sigma = check_scale(sigma, "sigma")
+    if not isinstance(model, AttentionDenoiser):
+        raise TypeError(f"model must be an AttentionDenoiser, got {type(model).__name__}")
+    query_map = model.final_query.detach().double().numpy()
+    if model.skip:
+        check_array(tokens, "tokens", ndim=3)
+        blocks = np.broadcast_to(query_map, (*tokens.shape[:2], model.dim, model.dim))
+    else:
+        blocks = query_map @ own_input_jacobian(model, tokens)
+    return sigma * np.linalg.svd(blocks, compute_uv=False)[..., -1]

@@ -60,8 +60,17 @@ _SETTINGS = {
               for name in nets.ARCHITECTURES},
 }
 
+# Real MNIST at the paper's network sizes. At default scale chapter 14 trains the FCP only, with fewer
+# runs and epochs than the digits ensembles so that it stays within its time budget on a 2-core
+# machine; the paper's counts are for EBCORE_SCALE=paper (a GPU).
+_MNIST_SETTINGS = {
+    "default": {name: dict(n_runs=5, n_keep=4, epochs={"lbfgs_gss": 150, "sgd": 20}) for name in nets.ARCHITECTURES},
+    "paper": {name: dict(n_runs=75, n_keep=48, epochs={"lbfgs_gss": 1000, "sgd": 200})
+              for name in nets.ARCHITECTURES},
+}
 
-def ensemble_settings(architecture: str) -> dict:
+
+def ensemble_settings(architecture: str, dataset: str = "digits") -> dict:
     """``n_runs``, ``n_keep`` and ``epochs`` (per optimizer) at the current scale.
 
     Parameters
@@ -69,6 +78,8 @@ def ensemble_settings(architecture: str) -> dict:
     architecture : str
         One of ``ebcore.nets.ARCHITECTURES``: ``"fcp"``, ``"lenet"``, ``"lstm"`` or
         ``"autoencoder"``.
+    dataset : str
+        One of ``ebcore.nets.DATASETS``: ``"digits"`` or ``"mnist"``.
 
     Returns
     -------
@@ -78,10 +89,13 @@ def ensemble_settings(architecture: str) -> dict:
     Raises
     ------
     ValueError
-        If ``architecture`` is unknown, or ``EBCORE_SCALE`` is neither ``"default"`` nor ``"paper"``.
+        If ``architecture`` or ``dataset`` is unknown, or ``EBCORE_SCALE`` is neither ``"default"`` nor
+        ``"paper"``.
     """
     check_choice(architecture, "architecture", nets.ARCHITECTURES)
-    table = at_scale(_SETTINGS["default"], _SETTINGS["paper"])
+    check_choice(dataset, "dataset", nets.DATASETS)
+    source = _SETTINGS if dataset == "digits" else _MNIST_SETTINGS
+    table = at_scale(source["default"], source["paper"])
     settings = table[architecture]
     return {"n_runs": settings["n_runs"], "n_keep": settings["n_keep"], "epochs": dict(settings["epochs"])}
 
@@ -115,6 +129,7 @@ class Ensemble:
     all_train_loss: np.ndarray
     seconds: np.ndarray
     evaluations: list
+    dataset: str = "digits"
 
     @property
     def n_params(self) -> int:
@@ -147,12 +162,14 @@ class Ensemble:
         return self.curves[split][np.arange(len(epochs)), epochs]
 
 
-def _train_block(architecture: str, spec: training.OptimizerSpec, epochs: int, seeds):
-    return lockstep.train_block(nets.DigitsTask(architecture), spec, seeds, epochs=epochs, progress=False)
+def _train_block(architecture: str, spec: training.OptimizerSpec, epochs: int, dataset: str, seeds):
+    return lockstep.train_block(nets.DigitsTask(architecture, dataset=dataset), spec, seeds, epochs=epochs,
+                                progress=False)
 
 
 def train_runs(architecture: str, spec: training.OptimizerSpec, seeds, *, epochs: int, block_size: int | None = None,
-               n_jobs: int | None = None, backend: str | None = None, progress: bool | None = None) -> list:
+               n_jobs: int | None = None, backend: str | None = None, progress: bool | None = None,
+               dataset: str = "digits") -> list:
     """Every run of an ensemble, in seed order: one member per seed, in lockstep blocks of ``block_size``.
 
     What :func:`train_ensemble` trains before it keeps the best runs, for any optimizer recipe
@@ -178,6 +195,8 @@ def train_runs(architecture: str, spec: training.OptimizerSpec, seeds, *, epochs
         A :class:`joblib.Parallel` backend name.
     progress : bool, optional
         Show a progress bar over blocks.
+    dataset : str
+        One of ``ebcore.nets.DATASETS`` (:class:`ebcore.nets.DigitsTask`).
 
     Returns
     -------
@@ -195,19 +214,21 @@ def train_runs(architecture: str, spec: training.OptimizerSpec, seeds, *, epochs
         engine does not batch.
     """
     check_choice(architecture, "architecture", nets.ARCHITECTURES)
+    check_choice(dataset, "dataset", nets.DATASETS)
     seeds = lockstep.check_spec_and_seeds(spec, seeds)
     epochs = check_int(epochs, "epochs", minimum=1)
     block_size = lockstep.ENSEMBLE_BLOCK if block_size is None else check_int(block_size, "block_size", minimum=1)
     blocks = [seeds[i:i + block_size] for i in range(0, len(seeds), block_size)]
-    done = parallel_map(functools.partial(_train_block, architecture, spec, epochs), blocks, n_jobs=n_jobs,
-                        backend=backend, desc=f"{architecture} {spec.name}", progress=progress)
+    done = parallel_map(functools.partial(_train_block, architecture, spec, epochs, dataset), blocks, n_jobs=n_jobs,
+                        backend=backend, desc=f"{architecture} {spec.name}" + ("" if dataset == "digits" else f" {dataset}"),
+                        progress=progress)
     return [run for block in done for run in block]
 
 
 def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = None, n_keep: int | None = None,
                    epochs: int | None = None, first_seed: int = 0, seed_offset: int | None = None,
                    block_size: int | None = None, n_jobs: int | None = None, backend: str | None = None,
-                   progress: bool | None = None) -> Ensemble:
+                   progress: bool | None = None, dataset: str = "digits") -> Ensemble:
     """Train ``n_runs`` initialisations and keep the ``n_keep`` with the lowest training loss.
 
     The seeds are ``first_seed + seed_offset + i`` for ``i < n_runs`` (``seed_offset`` by default the
@@ -243,6 +264,9 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
         A :class:`joblib.Parallel` backend name.
     progress : bool, optional
         Show a progress bar (default: as ``EBCORE_PROGRESS`` decides).
+    dataset : str
+        One of ``ebcore.nets.DATASETS``: ``"digits"`` (the default) or ``"mnist"`` (the paper's network
+        sizes; :func:`ensemble_settings` gives its counts).
 
     Returns
     -------
@@ -259,7 +283,7 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
         ``n_keep``, ``epochs``, ``block_size`` or ``n_jobs`` is below 1, ``n_keep > n_runs``, or
         ``first_seed`` or ``seed_offset`` is negative.
     """
-    settings = ensemble_settings(architecture)
+    settings = ensemble_settings(architecture, dataset)
     check_choice(optimizer, "optimizer", OPTIMIZERS)
     n_runs = settings["n_runs"] if n_runs is None else check_int(n_runs, "n_runs", minimum=1)
     n_keep = settings["n_keep"] if n_keep is None else check_int(n_keep, "n_keep", minimum=1)
@@ -271,7 +295,7 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
     spec = optimizer_spec(architecture, optimizer)
     seeds = list(range(first_seed + seed_offset, first_seed + seed_offset + n_runs))
     runs = train_runs(architecture, spec, seeds, epochs=epochs, block_size=block_size, n_jobs=n_jobs,
-                      backend=backend, progress=progress)
+                      backend=backend, progress=progress, dataset=dataset)
     all_train = np.array([run.curves["train"].min() for run in runs])
     kept = np.sort(np.argsort(all_train, kind="stable")[:n_keep])
     kinds = list(training.SOLUTIONS) + ["final"]
@@ -282,7 +306,7 @@ def train_ensemble(architecture: str, optimizer: str, *, n_runs: int | None = No
         best_epoch={k: np.array([runs[i].best_epoch[k] for i in kept]) for k in training.SOLUTIONS},
         train_loss=all_train[kept], all_train_loss=all_train,
         seconds=np.array([runs[i].seconds for i in kept]),
-        evaluations=[runs[i].evaluations for i in kept],
+        evaluations=[runs[i].evaluations for i in kept], dataset=dataset,
     )
 
 

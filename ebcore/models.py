@@ -17,6 +17,7 @@ from .denoiser_analysis import (
                                 attention_invariants,
                                 denoising_report,
                                 own_input_jacobian,
+                                query_sensitivity,
                                 scaled_identity_fit,
                                 scaled_identity_loss,
                                 theory_grid_search,
@@ -28,4 +29,4 @@ from .tasks import CleanContextTask, CorruptionTask, family_task, per_token_mse,
 __all__ = ["ATTENTION_KERNELS", "AttentionDenoiser", "OneLayerDenoiser", "CorruptionTask", "CleanContextTask",
            "family_task", "predecessor_family_task", "build", "train_many", "scaled_identity_fit", "attention_invariants",
            "theory_grid_search", "denoising_report", "scaled_identity_loss", "LandscapeTask", "rotation_path",
-           "align_rotation", "per_token_mse", "TrainingJob", "own_input_jacobian"]
+           "align_rotation", "per_token_mse", "TrainingJob", "own_input_jacobian", "query_sensitivity"]

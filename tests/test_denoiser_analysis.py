@@ -54,3 +54,33 @@ def test_own_input_jacobian_matches_finite_differences():
         models.own_input_jacobian(models.OneLayerDenoiser(2), x)
     with pytest.raises(ValueError, match="tokens"):
         models.own_input_jacobian(exact, x[0])
+
+
+def test_query_sensitivity_is_invariant_where_the_jacobian_is_not():
+    """Rescaling Stage 1's last output by c and the final maps by 1/c leaves the output unchanged: the raw
+    own-input Jacobian scales by c, the query sensitivity does not move."""
+    import torch
+
+    gen = torch.Generator().manual_seed(6)
+    model = models.AttentionDenoiser(2, 3, skip=False, seed=7)
+    tokens = torch.randn(2, 10, 2, generator=gen, dtype=torch.float64)
+    c = 5.0
+    rescaled = models.AttentionDenoiser(2, 3, skip=False, seed=7)
+    with torch.no_grad():
+        eta = float(model.layer_step[-1])
+        new_eta = 1 - c * (1 - eta)
+        rescaled.layer_step[-1] = new_eta
+        rescaled.layer_value[-1] = model.layer_value[-1] * c * eta / new_eta
+        for name in ("final_query", "final_key", "final_value"):
+            getattr(rescaled, name).copy_(getattr(model, name) / c)
+        np.testing.assert_allclose(rescaled(tokens).numpy(), model(tokens).numpy(), atol=1e-12)
+    raw, raw_rescaled = (np.linalg.svd(models.own_input_jacobian(m, tokens), compute_uv=False)[..., -1]
+                         for m in (model, rescaled))
+    np.testing.assert_allclose(raw_rescaled, c * raw, rtol=1e-9)
+    np.testing.assert_allclose(models.query_sensitivity(rescaled, tokens, 0.5), models.query_sensitivity(model, tokens, 0.5),
+                               rtol=1e-9)
+    # the construction with its skip: Q = I / sigma, so every token's sensitivity is 1
+    theory = models.AttentionDenoiser.from_theory(3, 0.7, 0.25, 0.5, 2)
+    np.testing.assert_allclose(models.query_sensitivity(theory, tokens, 0.5), 1.0, rtol=1e-12)
+    with pytest.raises(ValueError, match="sigma"):
+        models.query_sensitivity(theory, tokens, -1.0)

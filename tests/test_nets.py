@@ -52,3 +52,38 @@ def test_flat_parameters_round_trip():
     assert np.array_equal(landscape.flat_parameters(other), w)
     with pytest.raises(ValueError, match="vector"):
         landscape.set_flat_parameters(model, w[:-1])
+
+
+def test_mnist_networks_have_the_papers_parameter_counts():
+    """Table I of Yu and Morozov (2026): 42,200, 61,706, 52,224 and 15,456 parameters."""
+    assert nets.parameter_counts("mnist") == {"fcp": 42_200, "lenet": 61_706, "lstm": 15_456, "autoencoder": 52_224}
+
+
+def test_mnist_split_is_fixed_and_stratified():
+    sizes = {}
+    for split in nets.SPLITS:
+        x, y = nets.mnist(split)
+        assert x.shape[1] == 784 and x.dtype == torch.float64 and float(x.min()) >= 0 and float(x.max()) <= 1
+        counts = np.bincount(y.numpy(), minlength=10)
+        assert counts.min() == counts.max()  # 500 per class in all, split evenly
+        sizes[split] = len(y)
+    assert sizes == {"train": 3500, "validation": 750, "test": 750}
+    first, again = nets.mnist("test")[0], nets.mnist("test")[0]
+    assert torch.equal(first, again)
+    train_rows = {tuple(row) for row in nets.mnist("train")[0][:200].numpy().round(6)}
+    assert not train_rows & {tuple(row) for row in nets.mnist("test")[0].numpy().round(6)}
+
+
+def test_mnist_task_runs_every_network_and_keys_the_cache_by_dataset():
+    for architecture in nets.ARCHITECTURES:
+        task = nets.DigitsTask(architecture, dataset="mnist")
+        inputs, targets = task.data("validation")
+        model = task.make_model(0)
+        with torch.no_grad():
+            loss = float(task.loss(model(inputs[:16]), targets[:16]))
+        assert np.isfinite(loss)
+        assert task.config() != nets.DigitsTask(architecture).config()
+    with pytest.raises(ValueError, match="dataset"):
+        nets.DigitsTask("fcp", dataset="cifar")
+    with pytest.raises(ValueError, match="dataset"):
+        nets.make_net("fcp", 0, dataset="cifar")

@@ -36,3 +36,24 @@ def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, e
     # (the cached functions) converted 2.9 to 2 or 0.7 to 0 and served another entry from a warm cache
     with pytest.raises(error, match=match):
         call()
+
+
+def test_welch_interval_matches_scipy():
+    from scipy import stats as scipy_stats
+
+    from ebcore.stats import welch_interval
+
+    gen = np.random.default_rng(8)
+    first, second = gen.normal(1.0, 2.0, 5), gen.normal(0.0, 0.5, 9)
+    difference, low, high, dof = welch_interval(first, second, 0.9)
+    reference = scipy_stats.ttest_ind(first, second, equal_var=False)
+    interval = reference.confidence_interval(0.9)
+    assert difference == pytest.approx(first.mean() - second.mean(), rel=1e-12)
+    assert (low, high) == pytest.approx((interval.low, interval.high), rel=1e-10)
+    assert dof == pytest.approx(reference.df, rel=1e-10)
+    with pytest.raises(ValueError, match="second"):
+        welch_interval(first, [1.0])
+    with pytest.raises(ValueError, match="zero variance"):
+        welch_interval([1.0, 1.0], [2.0, 2.0])
+    with pytest.raises(ValueError, match="level"):
+        welch_interval(first, second, 1.5)

@@ -11,8 +11,14 @@ Loan, *Matrix Computations*, ch. 10) give a tridiagonal :math:`T_k` whose larges
 :math:`\theta` (the top Ritz value) is a Rayleigh quotient of :math:`H`, so
 :math:`\theta \le \lambda_{\max}(H)` always; and with :math:`s` its unit eigenvector of
 :math:`T_k`, :math:`H` has an eigenvalue within :math:`|\beta_k s_k|` of :math:`\theta` (the
-residual norm of the Ritz pair; Parlett, *The Symmetric Eigenvalue Problem*, Thm. 4.5.1). The
-start vector is a seeded vector of random signs.
+residual norm of the Ritz pair, :math:`\lVert Hy - \theta y\rVert = |\beta_k s_k|` for the Ritz
+vector :math:`y`, from the Lanczos relation; Parlett, *The Symmetric Eigenvalue Problem*, ch. 4 and
+13; Golub and Van Loan, section 10.1). Both hold up to round-off of order :math:`\epsilon\lVert H\rVert`.
+The start vector is a seeded standard normal vector: a vector of random signs can be exactly
+orthogonal to a top eigenvector with a simple structure (to :math:`(e_1 - e_2)/\sqrt 2` with
+probability 1/2), and Lanczos would then miss that eigenvalue; a normal start is orthogonal to a
+given vector with probability 0 (and gives the probabilistic bounds of Kuczyński and Woźniakowski
+1992).
 
 *Trace.* For probes :math:`z` of independent random signs, :math:`E[z^\top H z] = \operatorname{tr} H`
 with variance :math:`2\sum_{i \ne j} H_{ij}^2` (Hutchinson 1990); the estimate is the mean over
@@ -105,7 +111,7 @@ def top_hessian_eigenvalue(loss: BatchedLoss, points, *, steps: int = 30, seed: 
         Lanczos steps (one batched Hessian-vector product each); the iteration stops early for a
         point whose Krylov space becomes invariant (the Ritz value is then an exact eigenvalue).
     seed : int >= 0
-        Seeds the start vectors (independent random signs per point).
+        Seeds the start vectors (independent standard normal vectors, one per point).
 
     Returns
     -------
@@ -125,7 +131,7 @@ def top_hessian_eigenvalue(loss: BatchedLoss, points, *, steps: int = 30, seed: 
     steps = check_int(steps, "steps", minimum=1, maximum=loss.dimension)
     gen = as_generator(check_int(seed, "seed", minimum=0))
     n_points = points.shape[0]
-    q = _random_signs(gen, points.shape, torch.float64)
+    q = torch.as_tensor(gen.standard_normal(points.shape), dtype=torch.float64)
     q = q / q.norm(dim=1, keepdim=True)
     basis, alphas, betas = [q], [], []
     active = torch.ones(n_points, dtype=torch.bool)
@@ -209,8 +215,9 @@ def solution_sharpness(architecture: str, solutions, *, split: str = "train", st
     Parameters
     ----------
     architecture : str
-        A digits architecture whose layers :func:`torch.func.vmap` can batch (``"fcp"``,
-        ``"autoencoder"``, ``"lenet"``; the LSTM's fused cell has no batching rule).
+        ``"fcp"``, ``"autoencoder"`` or ``"lenet"``. The LSTM is refused: batched, it runs its
+        recurrence written out step by step (:class:`ebcore.nets.PixelLSTM`), and a batch of its
+        Hessian-vector products costs seconds on a CPU, too slow for the Lanczos and Hutchinson counts here.
     solutions : numpy.ndarray, shape (P, D)
         Flat parameter vectors, finite.
     split : str

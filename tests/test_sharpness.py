@@ -115,3 +115,19 @@ def test_solution_sharpness_is_cached_and_checks_its_input(tmp_path, monkeypatch
         sharpness.solution_sharpness("lstm", solutions)
     with pytest.raises(ValueError, match="solutions"):
         sharpness.solution_sharpness("fcp", solutions[:, :-1])
+
+
+def test_lanczos_finds_a_top_eigenvector_that_random_signs_can_miss():
+    """H = diag(1, 1, 2) plus 18 (e0 - e1)(e0 - e1)^T / 2: its top eigenvector (e0 - e1)/sqrt 2 (eigenvalue 19) is
+    exactly orthogonal to half of all sign vectors; a normal start vector finds it for every seed."""
+    model = nn.Linear(3, 1, bias=False).double()
+    # the loss 0.5 w^T H w through a linear network: inputs whose Gram matrix is H (mean over 3 samples of o^2 / 2 * 3)
+    hessian = np.diag([1.0, 1.0, 2.0]) + 9.0 * np.outer([1.0, -1.0, 0.0], [1.0, -1.0, 0.0])
+    root = np.linalg.cholesky(hessian).T  # root^T root = H
+    inputs = torch.as_tensor(root, dtype=torch.float64)
+    loss = BatchedLoss(model, inputs, torch.zeros(3, 1, dtype=torch.float64), lambda o, t: 1.5 * (o ** 2).mean())
+    points = torch.zeros(1, 3, dtype=torch.float64)
+    np.testing.assert_allclose(_dense_hessian(loss, points[0]), hessian, atol=1e-12)
+    for seed in range(20):
+        top, _ = sharpness.top_hessian_eigenvalue(loss, points, steps=3, seed=seed)
+        assert top[0] == pytest.approx(19.0, rel=1e-10)

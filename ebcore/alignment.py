@@ -271,8 +271,6 @@ def aligned_sets(reference, sets, architecture: str, dataset: str = "digits") ->
         return {str(i): np.stack([align_to(ref, w, architecture, dataset=dataset) for w in one])
                 for i, one in enumerate(arrays)}, {}
 
-    config = {"architecture": architecture, "reference": ref, "sets": arrays}
-    if dataset != "digits":  # the digits entries keep their keys
-        config["dataset"] = dataset
-    entry = cached("aligned-sets", config, compute)
+    entry = cached("aligned-sets", {"architecture": architecture, "dataset": dataset, "reference": ref, "sets": arrays},
+                   compute)
     return tuple(entry.arrays[str(i)] for i in range(len(arrays)))

@@ -90,6 +90,8 @@ def _task(architecture, dataset="digits"):
     if isinstance(architecture, str):
         check_choice(architecture, "architecture", nets.ARCHITECTURES)
         return nets.DigitsTask(architecture, dataset=dataset), architecture
+    if dataset != "digits":
+        raise ValueError("dataset: a task object brings its own data; pass dataset= only with an architecture name")
     check_task(architecture, "architecture", make_model=True)
     return architecture, type(architecture).__name__
 

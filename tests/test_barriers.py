@@ -37,3 +37,10 @@ def test_path_convergence_input_checks():
         barriers.path_convergence("fcp", np.zeros((2, 4)), np.array([[0, 2]]))
     with pytest.raises(ValueError, match="architecture"):
         barriers.path_convergence("resnet", np.zeros((2, 4)), np.array([[0, 1]]))
+
+
+def test_dataset_goes_with_an_architecture_name_only():
+    from ebcore import nets
+
+    with pytest.raises(ValueError, match="dataset"):
+        barriers.pair_barriers(nets.DigitsTask("fcp"), np.zeros((2, 6200)), np.array([[0, 1]]), dataset="mnist")

@@ -68,10 +68,17 @@ def test_mnist_split_is_fixed_and_stratified():
         assert counts.min() == counts.max()  # 500 per class in all, split evenly
         sizes[split] = len(y)
     assert sizes == {"train": 3500, "validation": 750, "test": 750}
-    first, again = nets.mnist("test")[0], nets.mnist("test")[0]
-    assert torch.equal(first, again)
-    train_rows = {tuple(row) for row in nets.mnist("train")[0][:200].numpy().round(6)}
-    assert not train_rows & {tuple(row) for row in nets.mnist("test")[0].numpy().round(6)}
+    # the split is pinned: a new data file or a changed splitter changes this digest (and every cache key)
+    assert nets.split_digest("mnist") == "a251696d01e2062c"
+    rows = {split: {row.tobytes() for row in nets.mnist(split)[0].numpy()} for split in nets.SPLITS}
+    assert sum(len(r) for r in rows.values()) == 5000  # every image distinct, and in one split only
+    assert not (rows["train"] & rows["test"] or rows["train"] & rows["validation"] or rows["validation"] & rows["test"])
+    with pytest.raises(ValueError, match="split"):
+        nets.mnist("holdout")
+    with pytest.raises(TypeError, match="dtype"):
+        nets.mnist("train", torch.int64)
+    with pytest.raises(ValueError, match="dataset"):
+        nets.images("cifar", "train")
 
 
 def test_mnist_task_runs_every_network_and_keys_the_cache_by_dataset():

@@ -163,14 +163,15 @@ class FullyConnected(nn.Module):
         return self.layers[-1](x)
 
 
-class LeNet8(nn.Module):
-    """A LeNet-style CNN for 8 x 8 images (see the module docstring for the sizes)."""
+class _LeNet(nn.Module):
+    """Two convolutions with softplus and 2 x 2 average pooling, then 120 -> 84 -> 10 with softplus."""
 
-    def __init__(self):
+    def __init__(self, side: int, kernels: tuple, padding: int, flat: int):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, kernel_size=3)
-        self.conv2 = nn.Conv2d(6, 16, kernel_size=2)
-        self.fc1 = nn.Linear(16, 120)
+        self.side = side
+        self.conv1 = nn.Conv2d(1, 6, kernel_size=kernels[0], padding=padding)
+        self.conv2 = nn.Conv2d(6, 16, kernel_size=kernels[1])
+        self.fc1 = nn.Linear(flat, 120)
         self.fc2 = nn.Linear(120, 84)
         self.fc3 = nn.Linear(84, 10)
         # PyTorch's default initialisation shrinks the signal by about 3x per layer here (fan-ins
@@ -182,7 +183,7 @@ class LeNet8(nn.Module):
 
     def forward(self, x):
         act = nn.functional.softplus
-        x = x.reshape(-1, 1, 8, 8)
+        x = x.reshape(-1, 1, self.side, self.side)
         x = nn.functional.avg_pool2d(act(self.conv1(x)), 2)
         x = nn.functional.avg_pool2d(act(self.conv2(x)), 2)
         x = act(self.fc1(x.flatten(1)))
@@ -190,28 +191,18 @@ class LeNet8(nn.Module):
         return self.fc3(x)
 
 
-class LeNet5(nn.Module):
+class LeNet8(_LeNet):
+    """A LeNet-style CNN for 8 x 8 images (see the module docstring for the sizes)."""
+
+    def __init__(self):
+        super().__init__(8, (3, 2), 0, 16)
+
+
+class LeNet5(_LeNet):
     """LeNet-5 for 28 x 28 images (see the module docstring), He initialisation as :class:`LeNet8`."""
 
     def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, kernel_size=5, padding=2)
-        self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
-        for layer in (self.conv1, self.conv2, self.fc1, self.fc2, self.fc3):
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-            nn.init.zeros_(layer.bias)
-
-    def forward(self, x):
-        act = nn.functional.softplus
-        x = x.reshape(-1, 1, 28, 28)
-        x = nn.functional.avg_pool2d(act(self.conv1(x)), 2)
-        x = nn.functional.avg_pool2d(act(self.conv2(x)), 2)
-        x = act(self.fc1(x.flatten(1)))
-        x = act(self.fc2(x))
-        return self.fc3(x)
+        super().__init__(28, (5, 5), 2, 16 * 5 * 5)
 
 
 def _is_batched(tensor) -> bool:

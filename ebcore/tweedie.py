@@ -21,9 +21,10 @@ import torch
 
 from .arrays import to_torch
 from .kernel import chunk_rows, needs_differences, pairwise_squared_distances, posterior_mean
-from .validation import check_array, check_scale
+from .registry import implements
+from .validation import check_array, check_int, check_scale
 
-__all__ = ["tweedie_denoise"]
+__all__ = ["tweedie_denoise", "gaussian_one_layer_risk"]
 
 
 def _leave_one_out_attention(y: torch.Tensor, bandwidth: float) -> torch.Tensor:
@@ -94,3 +95,67 @@ def tweedie_denoise(noisy, bandwidth, sigma, leave_one_out: bool = False):
     else:
         attended = posterior_mean(y, y, h)
     return back(y + (s * s) / (h * h) * (attended - y))
+
+
+@implements("prop-one-layer-gaussian-limit", "prop-one-layer-gaussian-variance")
+def gaussian_one_layer_risk(bandwidth, sigma, prior_variance: float = 1.0, dim: int = 2) -> dict:
+    r"""The one-layer estimator's risk for a Gaussian prior: the Bayes risk, the limit's excess and the first-order term.
+
+    For a prior :math:`N(m, vI_n)`, noise :math:`\sigma`, :math:`s^2 = v + \sigma^2` and a fixed
+    bandwidth :math:`h` (chapter 7): the leave-one-out estimator :math:`T_{h,N}` tends, as the number
+    of tokens :math:`N \to \infty`, to :math:`T_\infty(y) = m + c_h(y - m)` with
+    :math:`c_h = (v + h^2)/(s^2 + h^2)`, whose excess over the Bayes risk :math:`nv\sigma^2/s^2` is
+    :math:`n\sigma^4h^4/(s^2(s^2 + h^2)^2)` (``prop-one-layer-gaussian-limit``); and
+    :math:`N(R_N - R(T_\infty)) \to W(h)`, the first-order term of the delta method
+    (``prop-one-layer-gaussian-variance``, checked numerically): the variance of the kernel ratio
+    plus twice its :math:`1/N` bias times the limit's bias,
+
+    .. math::
+
+        W(h) = \frac{\sigma^4}{h^4}\,P\,g^{-n/2}\Bigl[n\tau^2 + \frac{n s^2\delta^2}{g}\Bigr]
+               - \frac{2\sigma^2}{h^2}\,(c_h - c_0)\,P\,\delta\,n s^2 g^{-n/2 - 1},
+
+    with :math:`P = \bigl(\tfrac{h^2/2}{s^2 + h^2/2}\bigr)^{n/2}\bigl(\tfrac{s^2 + h^2}{h^2}\bigr)^n`,
+    :math:`g = 1 - \frac{2s^4}{(s^2 + h^2)(2s^2 + h^2)}`, :math:`\tau^2 = \frac{s^2h^2/2}{s^2 + h^2/2}`,
+    :math:`\delta = \frac{s^2h^2/2}{(s^2 + h^2/2)(s^2 + h^2)}` and :math:`c_0 = v/s^2`.
+
+    Parameters
+    ----------
+    bandwidth : float > 0
+        The bandwidth :math:`h`.
+    sigma : float > 0
+        The noise level.
+    prior_variance : float > 0
+        :math:`v`, the prior's variance per coordinate.
+    dim : int >= 1
+        The dimension :math:`n`.
+
+    Returns
+    -------
+    dict
+        ``{"bayes", "limit_excess", "first_order", "variance", "bias_cross"}``: :math:`nv\sigma^2/s^2`,
+        the limit's excess, :math:`W(h)` (so that :math:`R_N \approx` ``bayes + limit_excess +
+        first_order / N``) and its two terms, the variance and the bias cross term.
+
+    Raises
+    ------
+    TypeError
+        If a scale is not a real number or ``dim`` is not an integer.
+    ValueError
+        If a scale is not a finite number in ``[1e-150, 1e150]`` or ``dim < 1``.
+    """
+    h = check_scale(bandwidth, "bandwidth")
+    sigma = check_scale(sigma, "sigma")
+    v = check_scale(prior_variance, "prior_variance")
+    n = check_int(dim, "dim", minimum=1)
+    s2, h2, noise = v + sigma * sigma, h * h, sigma * sigma
+    c_h, c_0 = (v + h2) / (s2 + h2), v / s2
+    half = h2 / 2
+    p = (half / (s2 + half)) ** (n / 2) * ((s2 + h2) / h2) ** n
+    g = 1.0 - 2.0 * s2 * s2 / ((s2 + h2) * (2.0 * s2 + h2))
+    tau2 = s2 * half / (s2 + half)
+    delta = s2 * half / ((s2 + half) * (s2 + h2))
+    variance = noise * noise / (h2 * h2) * p * g ** (-n / 2) * (n * tau2 + n * s2 * delta * delta / g)
+    cross = -2.0 * noise / h2 * (c_h - c_0) * p * delta * n * s2 * g ** (-n / 2 - 1)
+    return {"bayes": n * v * noise / s2, "limit_excess": n * noise * noise * h2 * h2 / (s2 * (s2 + h2) ** 2),
+            "first_order": variance + cross, "variance": variance, "bias_cross": cross}

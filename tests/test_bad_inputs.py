@@ -375,6 +375,8 @@ VALID_CALLS: dict[str, Call] = {
     "barriers.random_pairs": Call(barriers.random_pairs, lambda: dict(n=5, n_pairs=3, seed=0)),
     "training.sgd": Call(training.sgd, lambda: dict(lr=0.1, momentum=0.9, batch_size=8)),
     "stats.t_interval": Call(stats.t_interval, lambda: dict(samples=np.array([1.0, 2.0, 4.0]), level=0.9)),
+    "tweedie.gaussian_one_layer_risk": Call(tweedie.gaussian_one_layer_risk, lambda: dict(
+        bandwidth=0.7, sigma=1.0, prior_variance=1.0, dim=2)),
     "stats.welch_interval": Call(stats.welch_interval, lambda: dict(
         first=np.array([1.0, 2.0, 4.0]), second=np.array([0.0, 1.0, 1.5]), level=0.9)),
     "priors.gaussian_family_posterior_mean": Call(priors.gaussian_family_posterior_mean, lambda: dict(

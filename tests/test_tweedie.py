@@ -62,3 +62,49 @@ def test_refusals_name_the_argument():
         tweedie.tweedie_denoise(y, 0.5, 0.5, leave_one_out=1)
     with pytest.raises(ValueError, match="noisy"):
         tweedie.tweedie_denoise(y[:1], 0.5, 0.5, leave_one_out=True)
+
+
+@pytest.mark.audit("prop-one-layer-gaussian-limit", "prop-one-layer-gaussian-variance")
+@pytest.mark.parametrize("bandwidth, sigma, prior_variance", [(0.7, 1.0, 1.0), (0.4, 0.6, 2.0)])
+def test_gaussian_one_layer_risk_against_quadrature(bandwidth, sigma, prior_variance):
+    """Every closed form of gaussian_one_layer_risk against Gauss-Hermite quadrature of its defining integrals, in the
+    plane (m = 0): the kernel-weighted means, the limit's excess and the delta method's covariance and bias terms."""
+    h2, s2 = bandwidth ** 2, prior_variance + sigma ** 2
+    t, w = np.polynomial.hermite.hermgauss(40)  # the inner rule (exact here up to degree 79)
+    outer_t, outer_w = np.polynomial.hermite.hermgauss(200)
+    nodes, weights = np.sqrt(2 * s2) * outer_t, outer_w / np.sqrt(np.pi)  # E over N(0, s2) in one coordinate
+
+    def moments(y, power):
+        # E[K^power(y - Y)], E[K^power(y - Y) Y], E[K^power(y - Y) Y^2] in one coordinate, Y ~ N(0, s2): a
+        # Gauss-Hermite rule on a grid centred where K^power(y - u) N(u; 0, s2) peaks (the tails of the query
+        # grid are far outside the noisy law's own grid)
+        width2 = s2 * (h2 / power) / (s2 + h2 / power)
+        centre = (s2 / (s2 + h2 / power)) * y[:, None]
+        u = centre + np.sqrt(2 * width2) * t[None]
+        density = np.exp(-u ** 2 / (2 * s2)) / np.sqrt(2 * np.pi * s2)
+        proposal = np.exp(-(u - centre) ** 2 / (2 * width2)) / np.sqrt(2 * np.pi * width2)
+        k = np.exp(-power * (y[:, None] - u) ** 2 / (2 * h2)) * density / proposal * (w / np.sqrt(np.pi))[None]
+        return k.sum(-1), (k * u).sum(-1), (k * u ** 2).sum(-1)
+
+    b1, a1, _ = moments(nodes, 1)
+    c_h = (prior_variance + h2) / (s2 + h2)
+    np.testing.assert_allclose(nodes + sigma ** 2 / h2 * (a1 / b1 - nodes), c_h * nodes, rtol=1e-10, atol=1e-12)
+    risk = tweedie.gaussian_one_layer_risk(bandwidth, sigma, prior_variance, dim=2)
+    c_0 = prior_variance / s2
+    assert risk["limit_excess"] == pytest.approx(2 * ((c_h - c_0) ** 2 * nodes ** 2 * weights).sum(), rel=1e-10)
+    # delta method in the plane, per query y = (y1, y2): the weights factor over the two coordinates
+    b2, a2, q2 = moments(nodes, 2)
+    mean = a1 / b1                                     # A in one coordinate
+    second = q2 - 2 * mean * a2 + mean ** 2 * b2       # E[K^2 (Y - A)^2] in one coordinate
+    shift = a2 - mean * b2                             # E[K^2 (Y - A)] in one coordinate
+    Y1, Y2 = np.meshgrid(np.arange(nodes.size), np.arange(nodes.size), indexing="ij")
+    weight = weights[Y1] * weights[Y2]
+    ratio = np.exp(np.log(b2[Y1]) + np.log(b2[Y2]) - 2 * np.log(b1[Y1]) - 2 * np.log(b1[Y2]))
+    trace_cov = ratio * (second[Y1] / b2[Y1] + second[Y2] / b2[Y2])
+    bias_dot = ratio * (shift[Y1] / b2[Y1] * nodes[Y1] + shift[Y2] / b2[Y2] * nodes[Y2])
+    variance = sigma ** 4 / h2 ** 2 * (trace_cov * weight).sum()
+    cross = -2 * sigma ** 2 / h2 * (c_h - c_0) * (bias_dot * weight).sum()
+    assert risk["variance"] == pytest.approx(variance, rel=1e-8)
+    assert risk["bias_cross"] == pytest.approx(cross, rel=1e-8)
+    assert risk["first_order"] == pytest.approx(variance + cross, rel=1e-8)
+    assert risk["bayes"] == pytest.approx(2 * prior_variance * sigma ** 2 / s2, rel=1e-14)

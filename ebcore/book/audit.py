@@ -49,7 +49,10 @@ class AuditEntry:
 
 #: Statements whose status is not what their kind says (a theorem, proposition, lemma or corollary
 #: is ``proved``, a conjecture a ``conjecture``), with the status the text argues for.
-STATUS_EXCEPTIONS: dict[str, str] = {}
+STATUS_EXCEPTIONS: dict[str, str] = {
+    # chapter 7: a first-order expansion by the delta method, whose remainder is not bounded
+    "prop-one-layer-gaussian-variance": "checked numerically",
+}
 
 
 def repository_root() -> Path:

@@ -17,6 +17,8 @@ estimator of :func:`ebcore.dynamics.two_stage_denoise` with no Stage 1 layer.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .arrays import to_torch
@@ -133,29 +135,38 @@ def gaussian_one_layer_risk(bandwidth, sigma, prior_variance: float = 1.0, dim: 
     Returns
     -------
     dict
-        ``{"bayes", "limit_excess", "first_order", "variance", "bias_cross"}``: :math:`nv\sigma^2/s^2`,
-        the limit's excess, :math:`W(h)` (so that :math:`R_N \approx` ``bayes + limit_excess +
-        first_order / N``) and its two terms, the variance and the bias cross term.
+        ``{"bayes", "limit_excess", "limit_slope", "bayes_slope", "first_order", "variance", "bias_cross"}``:
+        :math:`nv\sigma^2/s^2`, the limit's excess, :math:`c_h` and :math:`c_0`, :math:`W(h)` (so that
+        :math:`R_N \approx` ``bayes + limit_excess + first_order / N``) and its two terms, the variance
+        and the bias cross term.
 
     Raises
     ------
     TypeError
         If a scale is not a real number or ``dim`` is not an integer.
     ValueError
-        If a scale is not a finite number in ``[1e-150, 1e150]`` or ``dim < 1``.
+        If a scale is not a finite number in ``[1e-150, 1e150]`` or ``dim < 1``, or the bandwidth is so
+        far from ``sigma`` that :math:`W(h)` is not representable in float64.
     """
     h = check_scale(bandwidth, "bandwidth")
     sigma = check_scale(sigma, "sigma")
     v = check_scale(prior_variance, "prior_variance")
     n = check_int(dim, "dim", minimum=1)
     s2, h2, noise = v + sigma * sigma, h * h, sigma * sigma
-    c_h, c_0 = (v + h2) / (s2 + h2), v / s2
-    half = h2 / 2
-    p = (half / (s2 + half)) ** (n / 2) * ((s2 + h2) / h2) ** n
-    g = 1.0 - 2.0 * s2 * s2 / ((s2 + h2) * (2.0 * s2 + h2))
-    tau2 = s2 * half / (s2 + half)
-    delta = s2 * half / ((s2 + half) * (s2 + h2))
-    variance = noise * noise / (h2 * h2) * p * g ** (-n / 2) * (n * tau2 + n * s2 * delta * delta / g)
-    cross = -2.0 * noise / h2 * (c_h - c_0) * p * delta * n * s2 * g ** (-n / 2 - 1)
+    try:
+        c_h, c_0 = (v + h2) / (s2 + h2), v / s2
+        half = h2 / 2
+        p = (half / (s2 + half)) ** (n / 2) * ((s2 + h2) / h2) ** n
+        # 1 - 2 s^4 / ((s^2 + h^2)(2 s^2 + h^2)) without the cancellation at small h
+        g = h2 * (3.0 * s2 + h2) / ((s2 + h2) * (2.0 * s2 + h2))
+        tau2 = s2 * half / (s2 + half)
+        delta = s2 * half / ((s2 + half) * (s2 + h2))
+        variance = noise * noise / (h2 * h2) * p * g ** (-n / 2) * (n * tau2 + n * s2 * delta * delta / g)
+        cross = -2.0 * noise / h2 * (c_h - c_0) * p * delta * n * s2 * g ** (-n / 2 - 1)
+    except (ZeroDivisionError, OverflowError) as error:
+        raise ValueError(f"bandwidth: W(h) is not representable in float64 at bandwidth {h!r} relative to sigma "
+                         f"{sigma!r} ({error})") from error
+    if not all(math.isfinite(value) for value in (variance, cross)):
+        raise ValueError(f"bandwidth: W(h) is not finite in float64 at bandwidth {h!r} relative to sigma {sigma!r}")
     return {"bayes": n * v * noise / s2, "limit_excess": n * noise * noise * h2 * h2 / (s2 * (s2 + h2) ** 2),
-            "first_order": variance + cross, "variance": variance, "bias_cross": cross}
+            "limit_slope": c_h, "bayes_slope": c_0, "first_order": variance + cross, "variance": variance, "bias_cross": cross}

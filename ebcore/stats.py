@@ -9,7 +9,7 @@ from scipy import stats as _st
 from .registry import implements
 from .validation import as_float_array, check_array, check_fraction, check_int
 
-__all__ = ["mean_and_se", "t_interval", "welch_interval", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero", "bootstrap_median_ci"]
+__all__ = ["mean_and_se", "t_interval", "welch_interval", "interval_sign", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero", "bootstrap_median_ci"]
 
 
 def mean_and_se(samples, axis=0, *, name: str = "samples"):
@@ -133,6 +133,27 @@ def welch_interval(first, second, level: float = 0.95) -> tuple[float, float, fl
     dof = (v1 + v2) ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1))
     half = float(_st.t.ppf(0.5 + level / 2, dof)) * float(np.sqrt(v1 + v2))
     return m1 - m2, m1 - m2 - half, m1 - m2 + half, float(dof)
+
+
+def interval_sign(low, high) -> int:
+    """Which side of 0 a confidence interval ``[low, high]`` decides: +1 above, -1 below, 0 if it covers 0.
+
+    The one rule behind the chapters' verdicts ("L-BFGS larger", "same direction as the paper",
+    "undecided", ...), which map the sign to their own words.
+
+    Raises
+    ------
+    TypeError
+        If ``low`` or ``high`` is not a real number.
+    ValueError
+        If either is not finite or ``low > high``.
+    """
+    from .validation import check_finite_scalar
+
+    low, high = check_finite_scalar(low, "low"), check_finite_scalar(high, "high")
+    if low > high:
+        raise ValueError(f"low must not exceed high, got {low!r} > {high!r}")
+    return 1 if low > 0 else (-1 if high < 0 else 0)
 
 
 class PowerLawFit(NamedTuple):

@@ -377,6 +377,7 @@ VALID_CALLS: dict[str, Call] = {
     "stats.t_interval": Call(stats.t_interval, lambda: dict(samples=np.array([1.0, 2.0, 4.0]), level=0.9)),
     "tweedie.gaussian_one_layer_risk": Call(tweedie.gaussian_one_layer_risk, lambda: dict(
         bandwidth=0.7, sigma=1.0, prior_variance=1.0, dim=2)),
+    "stats.interval_sign": Call(stats.interval_sign, lambda: dict(low=-1.0, high=2.0)),
     "stats.welch_interval": Call(stats.welch_interval, lambda: dict(
         first=np.array([1.0, 2.0, 4.0]), second=np.array([0.0, 1.0, 1.5]), level=0.9)),
     "priors.gaussian_family_posterior_mean": Call(priors.gaussian_family_posterior_mean, lambda: dict(

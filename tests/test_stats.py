@@ -57,3 +57,14 @@ def test_welch_interval_matches_scipy():
         welch_interval([1.0, 1.0], [2.0, 2.0])
     with pytest.raises(ValueError, match="level"):
         welch_interval(first, second, 1.5)
+
+
+def test_interval_sign():
+    from ebcore.stats import interval_sign
+
+    assert interval_sign(0.1, 2.0) == 1 and interval_sign(-3.0, -0.5) == -1 and interval_sign(-1.0, 1.0) == 0
+    assert interval_sign(0.0, 1.0) == 0  # an end at 0 does not exclude 0
+    with pytest.raises(ValueError, match="low"):
+        interval_sign(2.0, 1.0)
+    with pytest.raises(ValueError, match="high"):
+        interval_sign(0.0, float("nan"))

@@ -41,7 +41,7 @@ def _check_tokens(tokens, name="tokens"):
 
 
 @implements("thm-energy-descent", "prop-preconditioned-gradient", "prop-convex-hull", "conj-mean-field")
-def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = False):
+def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = False, weights=None):
     r"""Stage 1: ``depth`` residual attention layers on the tokens themselves.
 
     Parameters
@@ -58,6 +58,11 @@ def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = Fals
     return_trajectory : bool
         Return the whole trajectory, shape ``(depth + 1, N, d)`` (``(depth + 1, B, N, d)``
         batched), instead of the final tokens.
+    weights : numpy.ndarray or torch.Tensor, shape (N,) or (B, N), optional
+        Non-negative token weights with a positive sum (uniform, the empirical measure, if omitted).
+        Each layer moves the points and leaves their weights with them, so a weighted measure flows
+        as its push-forward: with the nodes and weights of a quadrature rule for a law, this is the
+        population flow of that law, up to the rule's error.
 
     Returns
     -------
@@ -73,13 +78,14 @@ def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = Fals
     ValueError
         If ``tokens`` is not 2-D or 3-D, is empty or holds a non-finite value, ``bandwidth`` is not a
         finite number in ``[1e-150, 1e150]``, ``step`` is negative, not finite or above ``1e150``, or
-        ``depth`` is negative.
+        ``depth`` is negative, or ``weights`` does not match the tokens, has a negative entry or sums
+        to zero.
 
     Notes
     -----
     Cost :math:`O(\text{depth}\, N^2 d)`, at the speed of :func:`ebcore.kernel.posterior_mean`.
     """
-    (p,), back = to_torch(tokens=tokens)
+    (p, w), back = to_torch(tokens=tokens, weights=weights)
     _check_tokens(p)
     h = check_scale(bandwidth, "bandwidth")
     eta = check_nonnegative(step, "step")
@@ -87,8 +93,10 @@ def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = Fals
         raise ValueError(f"step must be at most {SCALE_RANGE[1]:g} (the flow overflows beyond), got {eta!r}")
     layers = check_int(depth, "depth", minimum=0)
     trajectory = [p] if return_trajectory else None
+    if w is not None and layers == 0:  # no layer would check them (posterior_mean does)
+        posterior_mean(p[..., :1, :], p, h, weights=w)
     for _ in range(layers):
-        p = p + eta * (posterior_mean(p, p, h) - p)
+        p = p + eta * (posterior_mean(p, p, h, weights=w) - p)
         if return_trajectory:
             trajectory.append(p)
     if return_trajectory:

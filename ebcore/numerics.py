@@ -1,4 +1,5 @@
-"""Small numerical tools used by the checks: finite-difference gradients with error bounds."""
+"""Small numerical tools used by the checks: finite-difference gradients with error bounds, and a
+quadrature rule for an isotropic Gaussian law (the population, as a weighted measure)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -6,9 +7,13 @@ from typing import Callable
 import numpy as np
 
 from .registry import implements
-from .validation import check_array, check_finite_result, check_scale
+from .validation import check_array, check_finite_result, check_int, check_positive, check_scale
 
-__all__ = ["finite_difference_gradient"]
+__all__ = ["finite_difference_gradient", "gaussian_quadrature"]
+
+# numpy's Gauss-Hermite weights overflow beyond about 360 nodes
+MAX_NODES_PER_AXIS = 320
+MAX_POINTS = 2**20
 
 
 @implements("thm-tweedie")
@@ -54,3 +59,55 @@ def finite_difference_gradient(f: Callable[[np.ndarray], np.ndarray], y: np.ndar
     values = np.asarray(f(stencil.reshape(-1, d)), dtype=np.float64).reshape(4, d, n)
     return check_finite_result(((-values[0] + 8 * values[1] - 8 * values[2] + values[3]) / (12 * delta)).T,
                                "f, y, step")
+
+
+@implements("thm-gaussian-recovery")
+def gaussian_quadrature(mean, variance, nodes: int):
+    r"""The tensor Gauss-Hermite rule for :math:`N(m, vI_n)`: points and probability weights.
+
+    Expectations under the law become weighted sums, :math:`E f(X) \approx \sum_k w_k f(x_k)`, exact
+    for polynomials of degree below :math:`2K` in each coordinate (``K = nodes``). Passed with its
+    weights to :func:`ebcore.dynamics.particle_flow` or :func:`ebcore.kernel.posterior_mean`, the rule
+    stands in for the population (the :math:`N \to \infty` law) instead of a sample of it.
+
+    Parameters
+    ----------
+    mean : numpy.ndarray, shape (n,)
+        The mean :math:`m` (float64).
+    variance : float > 0
+        The variance per coordinate :math:`v`.
+    nodes : int in [2, 320]
+        Nodes per coordinate, :math:`K`; the rule has :math:`K^n` points (at most :math:`2^{20}`).
+
+    Returns
+    -------
+    points : numpy.ndarray, shape (K**n, n)
+        The nodes, float64.
+    weights : numpy.ndarray, shape (K**n,)
+        Positive weights summing to 1.
+
+    Raises
+    ------
+    TypeError
+        If ``mean`` is not a float64 numpy array, ``variance`` is not a real number or ``nodes`` is not
+        an integer.
+    ValueError
+        If ``mean`` is not 1-D, empty or not finite, ``variance`` is not a finite number > 0,
+        ``nodes`` is outside ``[2, 320]``, or the rule would have more than :math:`2^{20}` points.
+    """
+    m = check_array(mean, "mean", ndim=1)
+    if m.dtype != np.float64:
+        raise TypeError(f"mean must be float64, got {m.dtype}")
+    v = check_positive(variance, "variance")
+    k = check_int(nodes, "nodes", minimum=2, maximum=MAX_NODES_PER_AXIS)
+    dim = m.shape[0]
+    if k**dim > MAX_POINTS:
+        raise ValueError(f"nodes: {k}**{dim} points exceed the limit of {MAX_POINTS}")
+    x, w = np.polynomial.hermite_e.hermegauss(k)  # weight exp(-x^2/2)
+    x, w = np.sqrt(v) * x, w / w.sum()
+    grids = np.meshgrid(*([x] * dim), indexing="ij")
+    points = m + np.stack([g.ravel() for g in grids], axis=-1)
+    weights = np.ones(1)
+    for _ in range(dim):
+        weights = np.multiply.outer(weights, w).ravel()
+    return points, weights / weights.sum()

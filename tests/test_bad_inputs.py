@@ -190,6 +190,8 @@ VALID_CALLS: dict[str, Call] = {
     "corruption.corrupt": Call(corruption.corrupt, lambda: dict(x=_a(4, 2), sigma=0.5, rng=_r())),
     "numerics.finite_difference_gradient": Call(numerics.finite_difference_gradient, lambda: dict(
         f=lambda y: (y ** 2).sum(-1), y=_a(3, 2), step=1e-4)),
+    "numerics.gaussian_quadrature": Call(numerics.gaussian_quadrature, lambda: dict(
+        mean=np.zeros(2), variance=1.0, nodes=4), huge=("nodes",)),
     # ---- horizon
     "horizon.gaussian_horizon": Call(horizon.gaussian_horizon, lambda: dict(sigma=0.5, bandwidth=0.3,
                                                                             prior_variance=1.0)),

@@ -123,3 +123,23 @@ def test_inputs_that_used_to_reach_raw_exceptions_or_a_wrong_cache_entry(call, e
     # (the cached functions) converted 2.9 to 2 or 0.7 to 0 and served another entry from a warm cache
     with pytest.raises(error, match=match):
         call()
+
+
+def test_weighted_flow_is_the_flow_of_repeated_tokens():
+    """Integer weights are repeated tokens: weight 3 on a token flows as three copies of it (the empirical measure
+    is the same), batched or not; uniform weights are the unweighted flow; bad weights are named."""
+    rng = np.random.default_rng(5)
+    tokens = rng.standard_normal((2, 6, 2))
+    counts = np.array([[1, 3, 1, 2, 1, 1], [2, 1, 1, 1, 4, 1]])
+    weighted = ebcore.particle_flow(tokens, 0.6, 0.7, 5, weights=counts / counts.sum(-1, keepdims=True))
+    for b in range(2):
+        repeated = ebcore.particle_flow(np.repeat(tokens[b], counts[b], axis=0), 0.6, 0.7, 5)
+        first = np.cumsum(counts[b]) - counts[b]
+        np.testing.assert_allclose(weighted[b], repeated[first], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(ebcore.particle_flow(tokens[0], 0.6, 0.7, 5, weights=np.full(6, 1 / 6)),
+                               ebcore.particle_flow(tokens[0], 0.6, 0.7, 5), rtol=1e-12, atol=1e-13)
+    for depth in (0, 2):
+        with pytest.raises(ValueError, match="weights"):
+            ebcore.particle_flow(tokens[0], 0.6, 0.7, depth, weights=-np.ones(6))
+        with pytest.raises(ValueError, match="weights"):
+            ebcore.particle_flow(tokens[0], 0.6, 0.7, depth, weights=np.ones(5))

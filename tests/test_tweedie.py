@@ -65,10 +65,12 @@ def test_refusals_name_the_argument():
 
 
 @pytest.mark.audit("prop-one-layer-gaussian-limit", "prop-one-layer-gaussian-variance")
+@pytest.mark.parametrize("dim", [1, 2])
 @pytest.mark.parametrize("bandwidth, sigma, prior_variance", [(0.7, 1.0, 1.0), (0.4, 0.6, 2.0)])
-def test_gaussian_one_layer_risk_against_quadrature(bandwidth, sigma, prior_variance):
-    """Every closed form of gaussian_one_layer_risk against Gauss-Hermite quadrature of its defining integrals, in the
-    plane (m = 0): the kernel-weighted means, the limit's excess and the delta method's covariance and bias terms."""
+def test_gaussian_one_layer_risk_against_quadrature(bandwidth, sigma, prior_variance, dim):
+    """Every closed form of gaussian_one_layer_risk against Gauss-Hermite quadrature of its defining integrals, on the
+    line and in the plane (m = 0): the kernel-weighted means, the limit's excess and the delta method's covariance and
+    bias terms (in the plane the kernel weights factor over the coordinates)."""
     h2, s2 = bandwidth ** 2, prior_variance + sigma ** 2
     t, w = np.polynomial.hermite.hermgauss(40)  # the inner rule (exact here up to degree 79)
     outer_t, outer_w = np.polynomial.hermite.hermgauss(200)
@@ -89,22 +91,22 @@ def test_gaussian_one_layer_risk_against_quadrature(bandwidth, sigma, prior_vari
     b1, a1, _ = moments(nodes, 1)
     c_h = (prior_variance + h2) / (s2 + h2)
     np.testing.assert_allclose(nodes + sigma ** 2 / h2 * (a1 / b1 - nodes), c_h * nodes, rtol=1e-10, atol=1e-12)
-    risk = tweedie.gaussian_one_layer_risk(bandwidth, sigma, prior_variance, dim=2)
+    risk = tweedie.gaussian_one_layer_risk(bandwidth, sigma, prior_variance, dim=dim)
     c_0 = prior_variance / s2
-    assert risk["limit_excess"] == pytest.approx(2 * ((c_h - c_0) ** 2 * nodes ** 2 * weights).sum(), rel=1e-10)
-    # delta method in the plane, per query y = (y1, y2): the weights factor over the two coordinates
+    assert risk["limit_excess"] == pytest.approx(dim * ((c_h - c_0) ** 2 * nodes ** 2 * weights).sum(), rel=1e-10)
+    # the delta method, per query y = (y_1, ..., y_dim)
     b2, a2, q2 = moments(nodes, 2)
     mean = a1 / b1                                     # A in one coordinate
     second = q2 - 2 * mean * a2 + mean ** 2 * b2       # E[K^2 (Y - A)^2] in one coordinate
     shift = a2 - mean * b2                             # E[K^2 (Y - A)] in one coordinate
-    Y1, Y2 = np.meshgrid(np.arange(nodes.size), np.arange(nodes.size), indexing="ij")
-    weight = weights[Y1] * weights[Y2]
-    ratio = np.exp(np.log(b2[Y1]) + np.log(b2[Y2]) - 2 * np.log(b1[Y1]) - 2 * np.log(b1[Y2]))
-    trace_cov = ratio * (second[Y1] / b2[Y1] + second[Y2] / b2[Y2])
-    bias_dot = ratio * (shift[Y1] / b2[Y1] * nodes[Y1] + shift[Y2] / b2[Y2] * nodes[Y2])
+    index = np.meshgrid(*[np.arange(nodes.size)] * dim, indexing="ij")
+    weight = np.prod([weights[i] for i in index], axis=0)
+    ratio = np.exp(sum(np.log(b2[i]) - 2 * np.log(b1[i]) for i in index))
+    trace_cov = ratio * sum(second[i] / b2[i] for i in index)
+    bias_dot = ratio * sum(shift[i] / b2[i] * nodes[i] for i in index)
     variance = sigma ** 4 / h2 ** 2 * (trace_cov * weight).sum()
     cross = -2 * sigma ** 2 / h2 * (c_h - c_0) * (bias_dot * weight).sum()
     assert risk["variance"] == pytest.approx(variance, rel=1e-8)
     assert risk["bias_cross"] == pytest.approx(cross, rel=1e-8)
     assert risk["first_order"] == pytest.approx(variance + cross, rel=1e-8)
-    assert risk["bayes"] == pytest.approx(2 * prior_variance * sigma ** 2 / s2, rel=1e-14)
+    assert risk["bayes"] == pytest.approx(dim * prior_variance * sigma ** 2 / s2, rel=1e-14)

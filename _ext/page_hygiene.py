@@ -17,10 +17,18 @@ Two problems of the pinned theme stack, found by the browser test (tests/test_br
 - At a phone's width (390 px) long inline code, links and API signatures pushed pages sideways;
   ``static/page_hygiene.css`` lets them wrap and lets wide tables and display formulas scroll in
   their own box. The browser test checks that no page is wider than the screen.
+- Every page loaded Font Awesome's JavaScript icon framework (``fontawesome.js``, 1.5 MB, every
+  free icon inside), which the base theme includes only so that users can add icons of their own.
+  The theme's stylesheet already draws every icon of these pages from Font Awesome's web font, so
+  the script and its file are removed from the built site (``tests/check_built_book.py`` checks
+  that no page refers to it; the browser test that the sidebar buttons' icons are drawn).
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+_ICON_SCRIPT = re.compile(r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js(\?[^"]*)?"></script>\n?')
 
 _MODE_FIX = ("(function () { try { if (!localStorage.getItem('mode')) { localStorage.setItem('mode', 'auto'); } }"
              " catch (e) {} if (!document.documentElement.dataset.mode) {"
@@ -52,6 +60,20 @@ _TOGGLE_FIX = ("document.addEventListener('DOMContentLoaded', function () {"
                " event.preventDefault(); event.stopImmediatePropagation(); bound.click(); }, true); }); }); });")
 
 
+def _drop_icon_script(app, exception):
+    """Remove the icon framework's script from every page of the finished build, and its files."""
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    for page in out.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        trimmed = _ICON_SCRIPT.sub("", text)
+        if trimmed != text:
+            page.write_text(trimmed, encoding="utf-8")
+    for name in ("fontawesome.js", "fontawesome.js.map", "fontawesome.js.LICENSE.txt"):
+        (out / "_static" / "scripts" / name).unlink(missing_ok=True)
+
+
 def _add_static(app):
     # the stylesheet that keeps pages inside a phone's width lives beside this extension
     app.config.html_static_path.append(str(Path(__file__).parent / "static"))
@@ -61,6 +83,7 @@ def setup(app):
     app.add_js_file(None, body=_MODE_FIX, priority=1)
     app.add_js_file(None, body=_TOGGLE_FIX)
     app.connect("builder-inited", _add_static)
+    app.connect("build-finished", _drop_icon_script)
     app.add_css_file("page_hygiene.css")
     # Early: html-page-context stops at the first handler that returns a template name.
     app.connect("html-page-context", _dedupe_scripts, priority=100)

@@ -61,10 +61,12 @@ def citation_labels(bibfile: Path) -> dict[str, tuple[str, str]]:
 def _glue_text(content: str, glue: dict[str, str]) -> str:
     from myst_nb.core.variables import format_plain_text
 
+    from ebcore.book.reporting import readable_numbers
+
     key, _, spec = content.rpartition(":") if ":" in content else (content, "", "")
     if key not in glue:
         raise KeyError(f"glue key {key!r} has no recorded value")
-    return format_plain_text(glue[key], spec)
+    return readable_numbers(format_plain_text(glue[key], spec))
 
 
 def _role_text(match, glue, numbers, titles, citations) -> str:

@@ -2,6 +2,6 @@
 
 Every name keeps working from here.
 """
-from .book.reporting import format_mean_se, glue, markdown_table
+from .book.reporting import format_mean_se, glue, markdown_table, readable_numbers
 
-__all__ = ['glue', 'markdown_table', 'format_mean_se']
+__all__ = ['glue', 'markdown_table', 'format_mean_se', 'readable_numbers']

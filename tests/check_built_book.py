@@ -92,6 +92,39 @@ def pdf_problems(html: Path) -> list[str]:
     return found
 
 
+# What a chapter's first load may weigh in scripts and stylesheets (uncompressed, images aside): the theme's
+# own (about 0.9 MB), MathJax's single-file TeX-to-HTML bundle (1.2 MB, the context menu and the
+# accessibility extension included) and the book's small additions; Font Awesome's 1.5 MB icon script
+# would break it (_ext/page_hygiene.py removes it).
+ASSET_BUDGET_BYTES = 2_600_000
+
+
+def page_assets(page: Path) -> tuple[int, int, list[str]]:
+    """Bytes of the local scripts and stylesheets a page loads, bytes of its images, and problems
+    (an asset that is missing, or the icon script)."""
+    text = page.read_text(encoding="utf-8")
+    problems, assets, images = [], set(), set()
+    for tag in re.findall(r"<(?:script|link)\b[^>]*>", text):
+        if tag.startswith("<link") and not re.search(r'rel="(stylesheet|preload)"', tag):
+            continue
+        found = re.search(r'(?:src|href)="([^"#]+)"', tag)
+        if found and not re.match(r"[a-z]+:", found[1]):
+            assets.add(found[1].split("?")[0])
+    images.update(src.split("?")[0] for src in re.findall(r'<img[^>]*src="([^"]+)"', text) if not src.startswith("data:"))
+    total = {}
+    for kind, names in (("assets", assets), ("images", images)):
+        total[kind] = 0
+        for name in names:
+            path = (page.parent / name).resolve()
+            if "fontawesome.js" in name:
+                problems.append(f"loads Font Awesome's icon script ({name})")
+            if path.is_file():
+                total[kind] += path.stat().st_size
+            else:
+                problems.append(f"{kind[:-1]} {name} does not exist")
+    return total["assets"], total["images"], problems
+
+
 def _toc_order(html: Path) -> list[Path]:
     import yaml
 
@@ -102,7 +135,9 @@ def _toc_order(html: Path) -> list[Path]:
 
 def main(html_dir: str) -> int:
     html = Path(html_dir)
-    problems = []
+    problems, weights = [], []
+    if (html / "_static" / "scripts" / "fontawesome.js").exists():
+        problems.append("_static/scripts/fontawesome.js is still in the site")
     for source in sorted((ROOT / "chapters").glob("*.md")):
         page = html / "chapters" / f"{source.stem}.html"
         if not page.is_file():
@@ -132,6 +167,11 @@ def main(html_dir: str) -> int:
                         "".join(code[0]["source"]):
                     problems.append(f"{notebook.name}: the first cell does not set up ebcore")
         problems.extend(f"{page.name}: {problem}" for problem in table_problems(text))
+        asset_bytes, image_bytes, asset_problems = page_assets(page)
+        problems.extend(f"{page.name}: {problem}" for problem in asset_problems)
+        weights.append((asset_bytes + image_bytes, asset_bytes, page.name))
+        if asset_bytes > ASSET_BUDGET_BYTES:
+            problems.append(f"{page.name}: scripts and stylesheets weigh {asset_bytes:,} bytes (budget {ASSET_BUDGET_BYTES:,})")
         has_math = 'class="math' in text
         if "cdn.jsdelivr.net" in text or (has_math and "_static/mathjax/tex-chtml.js" not in text):
             problems.append(f"{page.name}: MathJax is not served from the book")
@@ -139,6 +179,10 @@ def main(html_dir: str) -> int:
     problems.extend(pdf_problems(html))
     for line in problems:
         print("PROBLEM:", line)
+    heaviest = max(weights)
+    print(f"first load of the heaviest page, {heaviest[2]}: {heaviest[0]:,} bytes uncompressed "
+          f"({heaviest[1]:,} in scripts and stylesheets, the rest images); lightest page "
+          f"{min(weights)[0]:,} bytes")
     print(f"checked {len(list((ROOT / 'chapters').glob('*.md')))} pages: {len(problems)} problems")
     return 1 if problems else 0
 

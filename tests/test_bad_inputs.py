@@ -410,6 +410,7 @@ VALID_CALLS: dict[str, Call] = {
     # ---- reporting
     "reporting.markdown_table": Call(reporting.markdown_table, lambda: dict(header=["a", "b"], rows=[[1, 2.0]])),
     "reporting.format_mean_se": Call(reporting.format_mean_se, lambda: dict(mean=1.234, se=0.05, digits=2)),
+    "reporting.readable_numbers": Call(reporting.readable_numbers, lambda: dict(text="8.1e-12 and 0.5")),
 }
 
 for _family, _make in _PRIORS.items():

@@ -141,6 +141,16 @@ def test_sidebar_toggles_open_the_sidebars(site, browser, width):
                           modal: !!(document.querySelector('#pst-primary-sidebar-modal') || {}).open,
                           secondary: !!(document.querySelector('#pst-secondary-sidebar-modal') || {}).open})"""
         before = page.evaluate(state)
+        # the buttons' icons are drawn from Font Awesome's web font (the site ships no icon script)
+        icon = page.evaluate("""async () => { await document.fonts.ready;
+            const bars = Array.from(document.querySelectorAll('.primary-toggle .fa-bars')).find(e => e.offsetParent);
+            const faces = Array.from(document.fonts).filter(f => f.family.replace(/["']/g, '') === 'Font Awesome 6 Free'
+                                                                  && f.weight === '900');
+            return {found: !!bars, width: bars ? bars.getBoundingClientRect().width : 0,
+                    glyph: bars ? getComputedStyle(bars, '::before').content : '',
+                    loaded: faces.some(f => f.status === 'loaded')}; }""")
+        assert icon == {"found": True, "width": icon["width"], "glyph": '"\uf0c9"', "loaded": True} and icon["width"] > 4, \
+            f"the chapter-list button's icon is not drawn: {icon}"
         page.locator(".primary-toggle:visible").first.click()
         page.wait_for_timeout(300)
         after = page.evaluate(state)

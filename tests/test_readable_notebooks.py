@@ -29,6 +29,12 @@ def test_roles_become_the_text_the_page_shows():
         "and the audit; Stein (1981) and (Stein, 1981; Yu and Morozov, 2026); `ebcore.horizon.exact_step`.")
 
 
+def test_glued_e_notation_reads_as_a_power_of_ten():
+    """The notebook's text writes a number as the page does (the same function formats both)."""
+    assert _resolve("error {glue:text}`err:.1e`, bound {glue:text}`bound:.0e`", {"err": "8.06e-12", "bound": "1e-9"}) \
+        == "error 8.1 \u00d7 10\u207b\u00b9\u00b2, bound 10\u207b\u2079"
+
+
 def test_a_missing_glue_value_is_an_error_not_a_silent_role():
     with pytest.raises(KeyError, match="missing_key"):
         _resolve("{glue:text}`missing_key:.2f`")

@@ -2,10 +2,51 @@
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 
-__all__ = ["glue", "markdown_table", "format_mean_se"]
+__all__ = ["glue", "markdown_table", "format_mean_se", "readable_numbers"]
+
+# a number in Python's e-notation, standing alone (not inside a word or a longer number)
+_E_NOTATION = re.compile(r"(?<![\w.])([+-]?)(\d+(?:\.\d+)?)e([+-]?)(\d+)(?!\w|\.\d)")
+_SUPERSCRIPTS = str.maketrans("0123456789-", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b")
+
+
+def _power_of_ten(match) -> str:
+    sign, mantissa, exponent_sign, digits = match.groups()
+    exponent = int(digits)
+    if exponent == 0:
+        return sign + mantissa
+    power = ("10" + (("-" if exponent_sign == "-" else "") + str(exponent)).translate(_SUPERSCRIPTS))
+    return sign + (power if mantissa == "1" else f"{mantissa} \u00d7 {power}")
+
+
+def readable_numbers(text: str) -> str:
+    """Write every number in e-notation in ``text`` as a power of ten, the book's one format for them.
+
+    ``"8.1e-12"`` becomes ``"8.1 × 10⁻¹²"`` and ``"1e-09"`` becomes ``"10⁻⁹"``; numbers without an
+    exponent and e-notation inside a word (``"h2e3"``) are left as they are. The glued numbers of the
+    prose, the downloaded notebooks' text and :func:`markdown_table`'s cells all pass through it.
+
+    Parameters
+    ----------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    str
+        The text with each e-notation number rewritten.
+
+    Raises
+    ------
+    TypeError
+        If ``text`` is not a string.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    return _E_NOTATION.sub(_power_of_ten, text)
 
 
 def glue(name: str, value) -> None:
@@ -45,13 +86,14 @@ def glue(name: str, value) -> None:
 
 
 def _cell(value) -> str:
-    return str(value).replace("|", "\\|").replace("\r\n", " ").replace("\n", " ")
+    return readable_numbers(str(value)).replace("|", "\\|").replace("\r\n", " ").replace("\n", " ")
 
 
 def markdown_table(header, rows):
     """A Markdown table (for ``IPython.display.Markdown``) from a header and rows of cells.
 
-    Cells and column titles are converted with ``str``; a ``|`` in either is escaped and a line break
+    Cells and column titles are converted with ``str`` and their e-notation numbers written as powers of
+    ten (:func:`readable_numbers`); a ``|`` in either is escaped and a line break
     becomes a space (either would otherwise end the cell or the row, and the table would render as
     raw text).
 

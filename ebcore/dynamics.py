@@ -46,7 +46,7 @@ def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = Fals
 
     Parameters
     ----------
-    tokens : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+    tokens : numpy.ndarray or torch.Tensor, shape (N, n) or (B, N, n)
         Initial tokens (B independent contexts when batched), float32 or float64.
     bandwidth : float > 0
         Kernel bandwidth :math:`h`.
@@ -56,7 +56,7 @@ def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = Fals
     depth : int >= 0
         Number of layers.
     return_trajectory : bool
-        Return the whole trajectory, shape ``(depth + 1, N, d)`` (``(depth + 1, B, N, d)``
+        Return the whole trajectory, shape ``(depth + 1, N, n)`` (``(depth + 1, B, N, n)``
         batched), instead of the final tokens.
     weights : numpy.ndarray or torch.Tensor, shape (N,) or (B, N), optional
         Non-negative token weights with a positive sum (uniform, the empirical measure, if omitted).
@@ -83,7 +83,7 @@ def particle_flow(tokens, bandwidth, step, depth, return_trajectory: bool = Fals
 
     Notes
     -----
-    Cost :math:`O(\text{depth}\, N^2 d)`, at the speed of :func:`ebcore.kernel.posterior_mean`.
+    Cost :math:`O(\text{depth}\, N^2 n)`, at the speed of :func:`ebcore.kernel.posterior_mean`.
     """
     (p, w), back = to_torch(tokens=tokens, weights=weights)
     _check_tokens(p)
@@ -114,7 +114,7 @@ def energy(tokens, bandwidth):
 
     Parameters
     ----------
-    tokens : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+    tokens : numpy.ndarray or torch.Tensor, shape (N, n) or (B, N, n)
         The tokens :math:`p_i`, float32 or float64 (B independent contexts when batched).
     bandwidth : float > 0
         Kernel bandwidth :math:`h`.
@@ -161,9 +161,9 @@ def query_energy(z, tokens, bandwidth):
 
     Parameters
     ----------
-    z : numpy.ndarray or torch.Tensor, shape (M, d) or (B, M, d)
+    z : numpy.ndarray or torch.Tensor, shape (M, n) or (B, M, n)
         The query points, floating point.
-    tokens : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+    tokens : numpy.ndarray or torch.Tensor, shape (N, n) or (B, N, n)
         The tokens :math:`p_j`, float32 or float64, batched like ``z``.
     bandwidth : float > 0
         Kernel bandwidth :math:`h`.
@@ -208,7 +208,7 @@ def two_stage_denoise(noisy_tokens, bandwidth, step, depth, query_bandwidth):
 
     Parameters
     ----------
-    noisy_tokens : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+    noisy_tokens : numpy.ndarray or torch.Tensor, shape (N, n) or (B, N, n)
         The noisy tokens :math:`y_i`, float32 or float64 (B independent contexts when batched).
     bandwidth : float > 0
         Stage 1's kernel bandwidth :math:`h`.
@@ -336,7 +336,7 @@ def euler_error_against_ode(tokens, bandwidth, steps, time, rtol: float = 1e-11)
 
     Parameters
     ----------
-    tokens : numpy.ndarray, shape (N, d)
+    tokens : numpy.ndarray, shape (N, n)
         The initial tokens, floating point (numpy only).
     bandwidth : float > 0
         The kernel bandwidth :math:`h`.
@@ -396,13 +396,13 @@ def euler_error_against_ode(tokens, bandwidth, steps, time, rtol: float = 1e-11)
 def two_stage_sweep(noisy_tokens, bandwidth, step, depth, query_bandwidth):
     r"""Stage 1 trajectory and the Stage 2 output at *every* depth ``0..depth``, in batched calls.
 
-    Returns ``(trajectory, outputs)``, both shaped ``(depth + 1, N, d)`` (``(depth + 1, B, N, d)``
+    Returns ``(trajectory, outputs)``, both shaped ``(depth + 1, N, n)`` (``(depth + 1, B, N, n)``
     batched): ``outputs[k]`` is :func:`two_stage_denoise` with ``depth=k``. Used to find the best
     depth without re-running the flow for each candidate.
 
     Parameters
     ----------
-    noisy_tokens : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+    noisy_tokens : numpy.ndarray or torch.Tensor, shape (N, n) or (B, N, n)
         The noisy tokens, float32 or float64.
     bandwidth : float > 0
         Stage 1's kernel bandwidth :math:`h`.
@@ -415,9 +415,9 @@ def two_stage_sweep(noisy_tokens, bandwidth, step, depth, query_bandwidth):
 
     Returns
     -------
-    trajectory : numpy.ndarray or torch.Tensor, shape (depth + 1, N, d) or (depth + 1, B, N, d)
+    trajectory : numpy.ndarray or torch.Tensor, shape (depth + 1, N, n) or (depth + 1, B, N, n)
         The Stage 1 tokens after each number of layers ``0..depth``.
-    outputs : numpy.ndarray or torch.Tensor, shape (depth + 1, N, d) or (depth + 1, B, N, d)
+    outputs : numpy.ndarray or torch.Tensor, shape (depth + 1, N, n) or (depth + 1, B, N, n)
         The Stage 2 output at each depth; both of the caller's type (numpy or torch).
 
     Raises

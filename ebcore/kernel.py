@@ -51,7 +51,7 @@ def _check_bandwidth(bandwidth, name="bandwidth"):
 
 
 def _as_batched(queries, keys, values, qname, kname, vname):
-    """Validate (N, d)/(M, d) or (B, N, d)/(B, M, d) inputs; return batched views and a flag."""
+    """Validate (N, n)/(M, n) or (B, N, n)/(B, M, n) inputs; return batched views and a flag."""
     check_array(queries, qname, ndim=(2, 3))
     check_array(keys, kname, ndim=(2, 3))
     if values is not None:
@@ -326,9 +326,9 @@ def posterior_mean(queries, particles, bandwidth, weights=None):
 
     Parameters
     ----------
-    queries : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+    queries : numpy.ndarray or torch.Tensor, shape (N, n) or (B, N, n)
         The query points :math:`z`, floating point (B independent contexts when batched).
-    particles : numpy.ndarray or torch.Tensor, shape (M, d) or (B, M, d)
+    particles : numpy.ndarray or torch.Tensor, shape (M, n) or (B, M, n)
         Keys and values at once (the context), of the same kind as ``queries``.
     bandwidth : float or 0-d tensor, > 0
         The kernel bandwidth :math:`h` (the noise level of the implied observation model).
@@ -387,9 +387,9 @@ def softmax_attention(queries, keys, values, scale, key_bias=None):
 
     Parameters
     ----------
-    queries : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+    queries : numpy.ndarray or torch.Tensor, shape (N, n) or (B, N, n)
         The queries :math:`q`, floating point.
-    keys : numpy.ndarray or torch.Tensor, shape (M, d) or (B, M, d)
+    keys : numpy.ndarray or torch.Tensor, shape (M, n) or (B, M, n)
         The keys :math:`k_j`, batched like ``queries``.
     values : numpy.ndarray or torch.Tensor, shape (M, e) or (B, M, e)
         The values :math:`v_j`, one per key.
@@ -457,9 +457,9 @@ def rbf_as_softmax(queries, particles, bandwidth, weights=None) -> SoftmaxForm:
 
     Parameters
     ----------
-    queries : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+    queries : numpy.ndarray or torch.Tensor, shape (N, n) or (B, N, n)
         The queries, floating point.
-    particles : numpy.ndarray or torch.Tensor, shape (M, d) or (B, M, d)
+    particles : numpy.ndarray or torch.Tensor, shape (M, n) or (B, M, n)
         The context (keys and values at once).
     bandwidth : float > 0
         The kernel bandwidth :math:`h`.
@@ -513,14 +513,14 @@ def linear_attention(queries, keys, values, scale):
 def smoothed_log_density(z, particles, bandwidth, weights=None):
     r"""Log density of the smoothed empirical measure :math:`\mu_N * N(0, h^2 I)` at each point of ``z``.
 
-    :math:`\log \sum_j \tilde w_j (2\pi h^2)^{-d/2} e^{-|z-p_j|^2/2h^2}` with normalised weights.
+    :math:`\log \sum_j \tilde w_j (2\pi h^2)^{-n/2} e^{-|z-p_j|^2/2h^2}` with normalised weights.
     Its gradient times :math:`h^2` is :math:`A_h(z) - z` ({prf:ref}`cor-empirical-tweedie`).
 
     Parameters
     ----------
-    z : numpy.ndarray or torch.Tensor, shape (N, d) or (B, N, d)
+    z : numpy.ndarray or torch.Tensor, shape (N, n) or (B, N, n)
         The points at which the density is evaluated, floating point.
-    particles : numpy.ndarray or torch.Tensor, shape (M, d) or (B, M, d)
+    particles : numpy.ndarray or torch.Tensor, shape (M, n) or (B, M, n)
         The atoms :math:`p_j` of the empirical measure.
     bandwidth : float or 0-d tensor, > 0
         The smoothing bandwidth :math:`h`.

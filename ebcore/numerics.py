@@ -20,7 +20,7 @@ MAX_POINTS = 2**20
 def finite_difference_gradient(f: Callable[[np.ndarray], np.ndarray], y: np.ndarray, step: float = 1e-4):
     r"""Gradient of a scalar field by fourth-order central differences, one coordinate at a time.
 
-    ``f`` maps points ``(N, d)`` to values ``(N,)``; returns the gradient ``(N, d)``. The stencil
+    ``f`` maps points ``(N, n)`` to values ``(N,)``; returns the gradient ``(N, n)``. The stencil
     :math:`[-f(y+2\delta)+8f(y+\delta)-8f(y-\delta)+f(y-2\delta)]/12\delta` has truncation error
     :math:`\delta^4 |f^{(5)}|/30` and round-off error about :math:`1.5\,\epsilon |f| / \delta`;
     with :math:`\delta = 10^{-3}` in float64 both are below :math:`10^{-10}` for the smooth
@@ -29,16 +29,16 @@ def finite_difference_gradient(f: Callable[[np.ndarray], np.ndarray], y: np.ndar
     Parameters
     ----------
     f : callable
-        The scalar field: points, an array ``(P, d)``, to values ``(P,)``. It is called once, on all
+        The scalar field: points, an array ``(P, n)``, to values ``(P,)``. It is called once, on all
         ``4 d N`` stencil points at once.
-    y : numpy.ndarray, shape (N, d)
+    y : numpy.ndarray, shape (N, n)
         The points at which the gradient is taken, floating point.
     step : float > 0
         The finite-difference step :math:`\delta`.
 
     Returns
     -------
-    numpy.ndarray, shape (N, d)
+    numpy.ndarray, shape (N, n)
         The gradient at each point, float64.
 
     Raises

@@ -41,8 +41,8 @@ class RecoveryCurve(NamedTuple):
 
 
 def schedule_bandwidth(schedule: str, context_size: int, bandwidth, dim: int, reference_size: int = 64) -> float:
-    r"""The bandwidth at context size ``N``: fixed, or :math:`h (N/N_0)^{-1/(d+4)}` (the rate that
-    balances squared bias :math:`O(h^4)` against variance :math:`O(1/(N h^d))` in kernel density
+    r"""The bandwidth at context size ``N``: fixed, or :math:`h (N/N_0)^{-1/(n+4)}` (the rate that
+    balances squared bias :math:`O(h^4)` against variance :math:`O(1/(N h^n))` in kernel density
     estimation)."""
     check_choice(schedule, "schedule", SCHEDULES)
     n = check_int(context_size, "context_size", minimum=1)
@@ -103,7 +103,7 @@ def recovery_curve(prior: Prior, sigma, context_sizes, *, schedule: str, bandwid
         The context sizes ``N``, at least two of them, each >= 2.
     schedule : str
         One of :data:`SCHEDULES`: ``"fixed"`` keeps ``bandwidth``, ``"shrinking"`` scales it as
-        :math:`(N/N_0)^{-1/(d+4)}` from the first size :math:`N_0` (:func:`schedule_bandwidth`).
+        :math:`(N/N_0)^{-1/(n+4)}` from the first size :math:`N_0` (:func:`schedule_bandwidth`).
     bandwidth : float > 0
         Stage 1's bandwidth at the first size.
     prior_variance : float > 0

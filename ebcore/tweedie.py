@@ -30,7 +30,7 @@ __all__ = ["tweedie_denoise", "gaussian_one_layer_risk"]
 
 
 def _leave_one_out_attention(y: torch.Tensor, bandwidth: float) -> torch.Tensor:
-    """``A_h(y_i)`` against the context without ``y_i``, for batched tokens ``(B, N, d)``, chunked over queries."""
+    """``A_h(y_i)`` against the context without ``y_i``, for batched tokens ``(B, N, n)``, chunked over queries."""
     centred = y - y.mean(dim=1, keepdim=True)  # the softmax is unchanged; the distances lose no precision
     inv_h2 = 1.0 / (bandwidth * bandwidth)
     differences = needs_differences(centred, centred, inv_h2)

@@ -4,11 +4,15 @@ Ruff reads Python files, not MyST notebooks; so every chapter that is a notebook
 percent-format script (``jupytext --to py:percent``) in a temporary folder, never beside its
 source (a .py or .ipynb next to a chapter would be a second document of that name for the book
 build), and ruff checks that folder with the project's settings (pyproject.toml). Each finding is
-mapped back to the line of the chapter it comes from. Exit status: ruff's (0 when nothing is
-found). Usage: ``python tools/lint_chapters.py [chapters/NAME.md ...]`` (default: every chapter).
+mapped back to the line of the chapter it comes from. One rule of the book's own is checked on the
+same scripts: SHOW001, a figure shown with ``plt.show()`` (or any other ``.show()``) instead of
+``ebcore.book.show_figure()``, which would bypass the book's legibility check (text sizes on the page,
+legends over data). Exit status: ruff's, or 1 when the book's rule finds something (0 when
+nothing is found). Usage: ``python tools/lint_chapters.py [chapters/NAME.md ...]`` (default: every chapter).
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -64,6 +68,38 @@ def _line_map(md_path: Path, py_text: str, notebook) -> dict[int, int]:
     return mapping
 
 
+SHOW_RULE = "SHOW001"
+
+
+def _show_findings(script: Path, py_text: str) -> list[dict]:
+    """Rule SHOW001: every ``X.show(...)`` or bare ``show(...)`` call in a chapter's code, as ruff-style findings.
+
+    A chapter shows its figures with ``ebcore.book.show_figure()`` (the book's legibility check, then
+    ``plt.show()``); a direct ``plt.show()``, ``fig.show()`` or ``pyplot.show()`` would put a figure
+    on the page unchecked. A script that does not parse is left to ruff, which reports the syntax error.
+    """
+    try:
+        tree = ast.parse(py_text)
+    except SyntaxError:
+        return []
+    findings = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "show":
+            shown = f"{ast.unparse(func.value)}.show()"
+        elif isinstance(func, ast.Name) and func.id == "show":
+            shown = "show()"
+        else:
+            continue
+        findings.append({"filename": str(script), "code": SHOW_RULE, "fix": None,
+                         "location": {"row": node.lineno, "column": node.col_offset + 1},
+                         "message": f"`{shown}` shows a figure without the book's legibility check; "
+                                    "use `ebcore.book.show_figure()`"})
+    return findings
+
+
 def _ruff() -> list[str]:
     ruff = os.environ.get("RUFF") or shutil.which("ruff")
     if ruff is None:
@@ -75,6 +111,7 @@ def main(paths: list[str]) -> int:
     sources = [Path(p).resolve() for p in paths] or sorted((ROOT / "chapters").glob("*.md"))
     with tempfile.TemporaryDirectory(prefix="lint-chapters-") as tmp:
         chapter_of: dict[str, tuple[Path, dict[int, int]]] = {}
+        book_findings: list[dict] = []
         for source in sources:
             notebook = jupytext.read(source)
             if "kernelspec" not in notebook.metadata:  # prose-only pages are not notebooks
@@ -83,6 +120,7 @@ def main(paths: list[str]) -> int:
             py_text = jupytext.writes(notebook, fmt="py:percent")
             script.write_text(py_text, encoding="utf-8")
             chapter_of[str(script.resolve())] = (source, _line_map(source, py_text, notebook))
+            book_findings += _show_findings(script, py_text)
         if not chapter_of:
             return 0
         command = _ruff() + ["check", "--config", str(ROOT / "pyproject.toml"), "--output-format", "json",
@@ -93,7 +131,7 @@ def main(paths: list[str]) -> int:
         if result.returncode != 0:
             sys.stderr.write(result.stderr)
             return result.returncode
-        findings = json.loads(result.stdout or "[]")
+        findings = json.loads(result.stdout or "[]") + book_findings
     for finding in sorted(findings, key=lambda f: (f["filename"], f["location"]["row"], f["location"]["column"])):
         source, mapping = chapter_of[str(Path(finding["filename"]).resolve())]
         row, column = finding["location"]["row"], finding["location"]["column"]

@@ -179,6 +179,16 @@ def _artist_name(artist) -> str:
     return f"{kind} {label!r}" if label and not label.startswith("_") else kind
 
 
+def _drawn_within(artists, box: Bbox):
+    """``(artist, where)`` for each visible artist that can draw inside ``box``; ``where`` is the part of
+    ``box`` its clip box leaves."""
+    for artist in artists:
+        if _visible(artist):
+            where = _clip_box(artist, box)
+            if where is not None:
+                yield artist, where
+
+
 def _covered_data(ax, box: Bbox) -> str | None:
     """The first data artist of ``ax`` with a point inside ``box`` (display px), named; None if none."""
     if not ax.get_visible():
@@ -187,24 +197,14 @@ def _covered_data(ax, box: Bbox) -> str | None:
         _visible(c) and isinstance(c, (QuadMesh, ContourSet)) for c in ax.collections)
     if has_image and Bbox.intersection(box, ax.bbox) is not None:
         return "an image or colour mesh (a legend inside a heat map always covers data)"
-    for line in ax.lines:
-        if not _visible(line):
-            continue
-        where = _clip_box(line, box)
-        if where is None:
-            continue
+    for line, where in _drawn_within(ax.lines, box):
         xy = line.get_transform().transform(line.get_xydata())
         if line.get_marker() not in (None, "None", "none", "", " ") and _inside(xy[np.isfinite(xy).all(1)], where):
             return _artist_name(line) + " (a marker)"
         drawn_line = line.get_linestyle() not in ("None", "none", "", " ") and line.get_linewidth() > 0
         if drawn_line and line.get_transform().transform_path(line.get_path()).intersects_bbox(where, filled=False):
             return _artist_name(line)
-    for collection in ax.collections:
-        if not _visible(collection):
-            continue
-        where = _clip_box(collection, box)
-        if where is None:
-            continue
+    for collection, where in _drawn_within(ax.collections, box):
         if isinstance(collection, PathCollection):  # scatter: one marker per offset
             offsets = collection.get_offset_transform().transform(collection.get_offsets())
             if _inside(offsets[np.isfinite(offsets).all(1)], where):
@@ -215,12 +215,9 @@ def _covered_data(ax, box: Bbox) -> str | None:
             if any(transform.transform_path(path).intersects_bbox(where, filled=filled)
                    for path in collection.get_paths()):
                 return _artist_name(collection)
-    for patch in ax.patches:  # bars and other data patches (the axes background is ax.patch, not here)
-        if not _visible(patch):
-            continue
-        where = _clip_box(patch, box)
-        if where is not None and patch.get_transform().transform_path(patch.get_path()).intersects_bbox(
-                where, filled=patch.get_fill()):
+    # bars and other data patches (the axes background is ax.patch, not here)
+    for patch, where in _drawn_within(ax.patches, box):
+        if patch.get_transform().transform_path(patch.get_path()).intersects_bbox(where, filled=patch.get_fill()):
             return _artist_name(patch)
     return None
 

@@ -341,10 +341,16 @@ def paper_line_search(phi: Callable[[float], float], phi0: float, scale: float, 
 def _paper_steps(phi0: float, scale: float, budget: int, tol: float):
     """:func:`paper_line_search` as a generator of trial steps (see :func:`_drive`)."""
     g = PAPER_GOLDEN_FRACTION
+    # A step tried twice in one search keeps the value it had the first time. The authors' search
+    # does try a step twice (the golden phase's first trial can land on the best step) and then
+    # stops on the exact tie; evaluated again in a lockstep batch whose members have changed, the
+    # same step can differ in its last bit, which would break the tie and the members' equivalence
+    # with their solo runs. The repeat still counts as an evaluation, as in the authors' code.
+    seen = {0.0: phi0}
     counted = 0
     lo, f_lo = 0.0, phi0
     first = _FIRST_TRIAL * scale
-    f_first = _as_value((yield first))
+    f_first = seen.setdefault(first, _as_value((yield first)))
     counted += 1
     if f_first == f_lo:
         return (yield from _paper_tie(lo, first, counted))
@@ -353,7 +359,7 @@ def _paper_steps(phi0: float, scale: float, budget: int, tol: float):
         multiple = _SECOND_TRIAL
         while True:  # expand until a trial rises
             trial = multiple * scale
-            f_trial = _as_value((yield trial))
+            f_trial = seen.setdefault(trial, _as_value((yield trial)))
             counted += 1
             multiple *= 2.0
             if f_trial < f_best:
@@ -373,7 +379,7 @@ def _paper_steps(phi0: float, scale: float, budget: int, tol: float):
             if hi - lo < tol or abs(f_lo - f_hi) < tol:
                 return LineSearchResult(hi, f_hi, counted, (lo, hi))
             trial = lo + g * (hi - lo)
-            f_trial = _as_value((yield trial))
+            f_trial = seen.setdefault(trial, _as_value((yield trial)))
             counted += 1
             if f_trial < f_lo:
                 best, f_best = trial, f_trial
@@ -390,7 +396,7 @@ def _paper_steps(phi0: float, scale: float, budget: int, tol: float):
         if hi - lo < tol or abs(f_lo - f_hi) < tol:
             break
         trial = lo + g * (hi - lo) if hi - best > best - lo else hi - g * (hi - lo)
-        f_trial = _as_value((yield trial))
+        f_trial = seen.setdefault(trial, _as_value((yield trial)))
         counted += 1
         if f_trial == f_best:
             break

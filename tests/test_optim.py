@@ -262,6 +262,31 @@ def test_paper_line_search_can_step_uphill_and_answers_ties_with_one_more_evalua
         optim.paper_line_search(phi, 3.0, 2.0, budget=1)
 
 
+def test_paper_line_search_repeats_a_step_and_keeps_its_first_value():
+    """The golden phase's first trial can land on the best step (here: trials 0.2 and 0.0764 rise, 0.0292 falls,
+    and 0.382 * 0.0764 is that step again). The authors' search evaluates it again and stops on the exact tie; the
+    repeat keeps its first value, so a recomputation that differs in the last bit (as in a lockstep batch whose
+    members changed) ends the search the same way, after the same four evaluations."""
+    def exact(t):
+        return (t - 0.02) ** 2
+
+    seen = set()
+
+    def last_bit_noise(t):
+        value = exact(t)
+        if t in seen:  # a second evaluation of the same step, one unit in the last place away
+            value = np.nextafter(value, np.inf)
+        seen.add(t)
+        return value
+
+    phi, calls = _recording(exact)
+    reference = optim.paper_line_search(phi, exact(0.0), 1.0, budget=6, tol=1e-12)
+    assert reference.evaluations == 4 and calls[3] == calls[2]
+    noisy, noisy_calls = _recording(last_bit_noise)
+    result = optim.paper_line_search(noisy, exact(0.0), 1.0, budget=6, tol=1e-12)
+    assert noisy_calls == calls and result == reference
+
+
 def test_lbfgsgss_with_the_papers_search_minimises_and_counts_every_evaluation():
     x = torch.nn.Parameter(torch.tensor([-1.2, 1.0], dtype=torch.float64))
     opt = LBFGSGSS([x], line_search="paper")

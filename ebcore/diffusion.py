@@ -11,13 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from .dynamics import particle_flow
+from .kernel import posterior_mean
 from .priors import Gaussian, Prior
 from .registry import implements
 from .stats import mean_and_se
 from .validation import check_array, check_fraction, check_positive, check_scale
 
 __all__ = ["probability_flow_ode", "trajectory_error", "ONE_D_PRIORS", "one_d_prior", "error_grid",
-           "gaussian_meanfield_bias"]
+           "gaussian_meanfield_bias", "clumping"]
 
 
 @implements("prop-backward-heat")
@@ -263,3 +264,59 @@ def gaussian_meanfield_bias(prior_variance, sigma, bandwidth, time) -> float:
         raise ValueError(f"time must be < sigma**2 / 2 = {s * s / 2!r}, got {t!r}")
     v_h = float(gaussian_variance_ode(v0, bandwidth, t))
     return abs(np.sqrt(v_h) - np.sqrt(v0 - 2 * t))
+
+
+@implements("conj-reverse-diffusion")
+def clumping(tokens, bandwidth, radius: float = 0.1) -> dict:
+    r"""How clumped a cloud of tokens is at a bandwidth, and how fast Stage 1 still moves it.
+
+    A clump is a run of tokens whose gaps are all below ``radius * bandwidth`` (tokens sorted along
+    their one coordinate). For each token, its attention weight on itself and on the tokens within
+    ``radius * bandwidth`` of it are averaged over the tokens, with the mean speed
+    :math:`|A_h(p_i) - p_i|` of one layer's move ({doc}`06_reverse_diffusion` measures why the flow
+    freezes along fast-shrinking bandwidths).
+
+    Parameters
+    ----------
+    tokens : numpy.ndarray, shape (N, 1)
+        One-dimensional tokens, float64.
+    bandwidth : float > 0
+        The kernel bandwidth :math:`h`.
+    radius : float in (0, 1)
+        The clump radius as a fraction of the bandwidth.
+
+    Returns
+    -------
+    dict
+        ``own_weight`` (mean weight of a token on itself), ``clump_weight`` (mean weight on the
+        tokens within the radius, itself included), ``clumps`` (their number), ``speed`` (mean
+        :math:`|A_h(p) - p|`) and ``variance`` (the tokens' variance).
+
+    Raises
+    ------
+    TypeError
+        If ``tokens`` is not a float64 numpy array, or ``bandwidth`` or ``radius`` is not a real number.
+    ValueError
+        If ``tokens`` is not of shape (N, 1) with N >= 2 or holds a non-finite value, ``bandwidth`` is not
+        a finite number in ``[1e-150, 1e150]``, or ``radius`` is not in (0, 1).
+    """
+    p = check_array(tokens, "tokens", ndim=2)
+    if p.dtype != np.float64:
+        raise TypeError(f"tokens must be float64, got {p.dtype}")
+    if p.shape[1] != 1 or p.shape[0] < 2:
+        raise ValueError(f"tokens must have shape (N, 1) with N >= 2, got {p.shape}")
+    h = check_scale(bandwidth, "bandwidth")
+    r = check_fraction(radius, "radius")
+    x = p[:, 0]
+    own, clump = np.empty(len(x)), np.empty(len(x))
+    for start in range(0, len(x), 1024):  # rows of the attention matrix in blocks: memory O(1024 N)
+        rows = x[start:start + 1024, None] - x[None, :]
+        logits = -(rows ** 2) / (2 * h * h)
+        weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+        weights /= weights.sum(axis=1, keepdims=True)
+        own[start:start + 1024] = weights[np.arange(len(rows)), np.arange(start, start + len(rows))]
+        clump[start:start + 1024] = (weights * (np.abs(rows) < r * h)).sum(axis=1)
+    gaps = np.diff(np.sort(x))
+    speed = np.abs(posterior_mean(p, p, h) - p).mean()
+    return {"own_weight": float(own.mean()), "clump_weight": float(clump.mean()),
+            "clumps": int(1 + (gaps >= r * h).sum()), "speed": float(speed), "variance": float(x.var())}

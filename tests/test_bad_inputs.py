@@ -218,6 +218,7 @@ VALID_CALLS: dict[str, Call] = {
         seed=0)),
     "diffusion.gaussian_meanfield_bias": Call(diffusion.gaussian_meanfield_bias, lambda: dict(
         prior_variance=1.0, sigma=0.5, bandwidth=0.3, time=0.05)),
+    "diffusion.clumping": Call(diffusion.clumping, lambda: dict(tokens=_a(6, 1), bandwidth=0.3, radius=0.1)),
     # ---- incontext
     "incontext.predecessor_task": Call(incontext.predecessor_task, lambda: dict(name="Gaussian", rng=_r(), n=9)),
     "incontext.in_context_estimate": Call(incontext.in_context_estimate, lambda: dict(

@@ -45,3 +45,26 @@ def test_bad_input_is_named(call, error, match):
     tokens = np.random.default_rng(0).standard_normal((2, 5, 2))
     with pytest.raises(error, match=match):
         call(tokens)
+
+
+def test_clumping_counts_clumps_and_their_weights():
+    """Two tight pairs and a lone token, far apart at this bandwidth: three clumps, each token's weight all on
+    its clump (half of it on itself in a pair), and a speed of half the pair's gap; spread-out tokens are one
+    token per clump with a small clump weight."""
+    from ebcore import diffusion
+
+    tight = np.array([[0.0], [0.001], [1.0], [1.001], [5.0]])
+    result = diffusion.clumping(tight, 0.1)
+    assert result["clumps"] == 3
+    assert result["clump_weight"] == pytest.approx(1.0, abs=1e-12)
+    pair_own = 1 / (1 + np.exp(-0.001**2 / (2 * 0.1**2)))  # the partner's weight is a hair below one's own
+    assert result["own_weight"] == pytest.approx((4 * pair_own + 1) / 5, rel=1e-12)
+    assert result["speed"] == pytest.approx(4 * 0.001 * (1 - pair_own) / 5, rel=1e-9)
+    spread = np.linspace(0.0, 10.0, 50)[:, None]
+    loose = diffusion.clumping(spread, 0.3)
+    assert loose["clumps"] == 50 and loose["clump_weight"] == pytest.approx(loose["own_weight"])
+    assert loose["clump_weight"] < 0.5
+    with pytest.raises(ValueError, match="tokens"):
+        diffusion.clumping(np.zeros((4, 2)), 0.3)
+    with pytest.raises(ValueError, match="radius"):
+        diffusion.clumping(tight, 0.1, radius=1.5)

@@ -49,7 +49,7 @@ def test_bad_input_is_named(call, error, match):
 
 def test_clumping_counts_clumps_and_their_weights():
     """Two tight pairs and a lone token, far apart at this bandwidth: three clumps, each token's weight all on
-    its clump (half of it on itself in a pair), and a speed of half the pair's gap; spread-out tokens are one
+    its clump (about half of it on itself in a pair), and a mean speed of 4/5 of (gap x partner weight); spread-out tokens are one
     token per clump with a small clump weight."""
     from ebcore import diffusion
 

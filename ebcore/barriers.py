@@ -27,11 +27,12 @@ from .cache import cached
 from .optim import NonFiniteLossError
 from .parallel import parallel_map
 from .progress import progress_bar
+from .registry import implements
 from .seeding import as_generator
 from .tasks import check_task
 from .validation import check_array, check_choice, check_int, check_nonnegative, check_positive
 
-__all__ = ["random_pairs", "pair_barriers", "optimise_pair_paths", "landscape_loss", "PATH_SETTINGS", "PRECISIONS",
+__all__ = ["random_pairs", "disjoint_pairs", "line_barriers", "LINE_FIELDS", "pair_barriers", "optimise_pair_paths", "landscape_loss", "PATH_SETTINGS", "PRECISIONS",
            "BARRIER_FIELDS", "CONVERGENCE_RUNS", "path_convergence"]
 
 #: The arrays :func:`pair_barriers` returns, one entry per pair.
@@ -71,6 +72,40 @@ def random_pairs(n: int, n_pairs: int, seed: int = 0) -> np.ndarray:
         raise ValueError(f"n_pairs must be <= {len(all_pairs)} (all pairs of {n}), got {n_pairs}")
     pick = as_generator(seed).choice(len(all_pairs), n_pairs, replace=False)
     return all_pairs[np.sort(pick)]
+
+
+@implements("lem-disjoint-pairs")
+def disjoint_pairs(n: int, seed=0) -> np.ndarray:
+    """A random perfect matching of ``n`` solutions: ``n // 2`` pairs that share no solution.
+
+    The solutions are shuffled by ``seed`` and paired in order, so each pair is ``(order[2k], order[2k + 1])``
+    (with ``i < j``); for an odd ``n`` one solution is left out. When the solutions are independent, so are
+    the pairs' barriers ({prf:ref}`lem-disjoint-pairs`), which is what a two-sample interval between two sets
+    of pairs needs; :func:`random_pairs` draws pairs that may share a solution.
+
+    Parameters
+    ----------
+    n : int >= 2
+        The number of solutions.
+    seed : int or numpy.random.Generator
+        Draws the matching.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n // 2, 2)
+        The pairs, each with ``i < j``, in the order of their first index.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer, or ``seed`` is neither an integer nor a numpy Generator.
+    ValueError
+        If ``n < 2`` or ``seed`` is negative.
+    """
+    n = check_int(n, "n", minimum=2)
+    order = as_generator(seed, "seed").permutation(n)[: 2 * (n // 2)].reshape(-1, 2)
+    pairs = np.sort(order, axis=1)
+    return pairs[np.argsort(pairs[:, 0], kind="stable")]
 
 
 def _check_pairs(pairs, n: int) -> np.ndarray:
@@ -349,9 +384,7 @@ def _measure_pair(train_loss, test_loss, reference_loss, start, end, coefficient
                            objective_history=[], evaluations=0, coefficients=coefficients)
     dense = torch.tensor(result.dense_t, dtype=start.dtype)
     test_heights = paths.path_heights(test_loss, paths.fourier_points(dense, start, end, coefficients))
-    line_points = (1 - dense)[:, None] * start + dense[:, None] * end
-    line_train = paths.path_heights(train_loss, line_points)
-    line_test = paths.path_heights(test_loss, line_points)
+    line_train, line_test = _line_heights(train_loss, test_loss, start, end, dense)
     return {"train_barrier": result.dense_barrier, "test_barrier": float(test_heights.max()),
             "train_excess": result.dense_barrier - max(result.dense_heights[0], result.dense_heights[-1]),
             "test_excess": float(test_heights.max() - max(test_heights[0], test_heights[-1])),
@@ -360,6 +393,91 @@ def _measure_pair(train_loss, test_loss, reference_loss, start, end, coefficient
             "train_barrier_float64": result.dense_barrier if reference_loss is None else float(paths.path_heights(
                 reference_loss, paths.fourier_points(torch.tensor(result.dense_t), start.double(), end.double(),
                                                      coefficients.double())).max())}
+
+
+def _line_heights(train_loss, test_loss, start, end, dense):
+    """The straight line's losses on the training and test landscapes at the parameters ``dense`` in [0, 1]."""
+    line_points = (1 - dense)[:, None] * start + dense[:, None] * end
+    return paths.path_heights(train_loss, line_points), paths.path_heights(test_loss, line_points)
+
+
+#: The fields of :func:`line_barriers`, one value per pair.
+LINE_FIELDS = ("train_barrier", "test_barrier", "train_excess", "test_excess", "distance")
+
+
+def line_barriers(architecture, solutions, pairs, *, align: bool = False, dataset: str = "digits",
+                  precision: str = "float32", n_points: int = 101) -> dict:
+    """The straight line's barriers between ``pairs`` of ``solutions``, on the whole training and test sets.
+
+    The line is measured at ``n_points`` equally spaced parameters in [0, 1], ends included, after
+    aligning the second solution of each pair onto the first when ``align``. No path is optimised, so
+    this costs ``2 n_points`` whole-set loss evaluations per pair; the line's barrier bounds the lowest
+    barrier of any path from above (and the highest of ``n_points`` values bounds the line's own
+    barrier from below). Cached (``"line-barriers"``).
+
+    Parameters
+    ----------
+    architecture : str
+        One of ``ebcore.nets.ARCHITECTURES``.
+    solutions : numpy.ndarray, shape (n, n_params)
+        The solutions, one flat parameter vector per row.
+    pairs : array_like of int, shape (n_pairs, 2)
+        Indices into ``solutions`` (e.g. from :func:`disjoint_pairs`).
+    align : bool
+        Permute the second solution onto the first first (:func:`ebcore.alignment.align_to`;
+        architectures in :data:`ebcore.alignment.ALIGNABLE` only).
+    dataset : str
+        One of ``ebcore.nets.DATASETS``.
+    precision : {"float32", "float64"}
+        The floating-point type of the landscapes.
+    n_points : int >= 2
+        Points on the line, ends included.
+
+    Returns
+    -------
+    dict
+        ``{field: numpy.ndarray of shape (n_pairs,)}`` for :data:`LINE_FIELDS`: the highest loss on
+        the line (absolute, as the paper's barrier), the same minus the higher end point, and the
+        distance between the (aligned) end points.
+
+    Raises
+    ------
+    TypeError
+        If ``architecture`` is not a string or ``solutions`` is not a floating-point array.
+    ValueError
+        If ``architecture``, ``dataset`` or ``precision`` is unknown, ``solutions`` is not 2-D, is empty
+        or holds a non-finite value, ``pairs`` is not an ``(n_pairs, 2)`` integer array of valid
+        indices, ``align`` is asked for an architecture that cannot be aligned, or ``n_points < 2``.
+    """
+    if not isinstance(architecture, str):
+        raise TypeError(f"architecture must be an architecture name, got {type(architecture).__name__}")
+    task, name = _task(architecture, dataset)
+    solutions = np.asarray(check_array(solutions, "solutions", ndim=2), dtype=np.float64)
+    pairs = _check_pairs(pairs, len(solutions))
+    if align and name not in ALIGNABLE:
+        raise ValueError(f"align=True needs an architecture in {ALIGNABLE}, got {name!r}")
+    check_choice(precision, "precision", tuple(PRECISIONS))
+    n_points = check_int(n_points, "n_points", minimum=2)
+    config = {"task": task.config(), "solutions": solutions, "pairs": pairs.astype(np.int64), "align": bool(align),
+              "precision": precision, "n_points": n_points}
+
+    def compute():
+        dtype = PRECISIONS[precision]
+        train_loss, test_loss = (landscape_loss(task, split, precision) for split in ("train", "test"))
+        dense = torch.linspace(0.0, 1.0, n_points, dtype=dtype)
+        rows = {field: [] for field in LINE_FIELDS}
+        for i, j in pairs:
+            second = align_to(solutions[i], solutions[j], architecture, dataset=dataset) if align else solutions[j]
+            start, end = torch.tensor(solutions[i], dtype=dtype), torch.tensor(second, dtype=dtype)
+            train, test = _line_heights(train_loss, test_loss, start, end, dense)
+            rows["train_barrier"].append(train.max())
+            rows["test_barrier"].append(test.max())
+            rows["train_excess"].append(train.max() - max(train[0], train[-1]))
+            rows["test_excess"].append(test.max() - max(test[0], test[-1]))
+            rows["distance"].append(float(np.linalg.norm(second - solutions[i])))
+        return {field: np.asarray(values, dtype=np.float64) for field, values in rows.items()}, {}
+
+    return dict(cached("line-barriers", config, compute).arrays)
 
 
 def _compute_groups(architecture, solutions, pairs, align, settings, progress, n_jobs, backend, dataset):

@@ -8,7 +8,7 @@ import numpy as np
 from .registry import implements
 from .validation import check_array, check_finite_result, check_int
 
-__all__ = ['KERNELS', 'kernel_pca', 'centroid_midpoint_distances', 'label_r2', 'TwoCloud', 'two_cloud_fit', 'two_cloud_spectrum', 'two_cloud_critical_size', 'two_cloud_points', "contrast_leads"]
+__all__ = ['KERNELS', 'kernel_pca', 'centroid_midpoint_distances', 'label_r2', 'SeparationTest', 'separation_test', 'TwoCloud', 'two_cloud_fit', 'two_cloud_spectrum', 'two_cloud_critical_size', 'two_cloud_points', "contrast_leads"]
 
 
 #: Kernels :func:`kernel_pca` accepts (scikit-learn's names).
@@ -143,6 +143,78 @@ def label_r2(Z, n_first: int):
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (labels @ centred) / norms
     return np.where(norms > 0, r * r, 0.0)
+
+
+class SeparationTest(NamedTuple):
+    """Whether components see two groups: the largest label R^2 and its label-permutation null.
+
+    ``r2`` is the largest :func:`label_r2` over the components, ``critical`` the permutation null's
+    ``level`` quantile of that largest value, ``p_value`` the permutation p-value
+    ``(1 + #{null >= r2}) / (1 + n_permutations)``.
+    """
+
+    r2: float
+    critical: float
+    p_value: float
+
+
+def separation_test(Z, n_first: int, n_permutations: int = 9999, level: float = 0.95, seed=0) -> SeparationTest:
+    """A permutation test of whether any column of ``Z`` separates the first ``n_first`` rows from the rest.
+
+    The statistic is the largest squared correlation of a column with the group label
+    (:func:`label_r2`). A (kernel) PCA is computed without the labels, so when the two groups are
+    drawn from one distribution the labels are exchangeable given the components, and the
+    statistic's null distribution is that of the same statistic under random relabellings: the test
+    has level ``1 - level`` exactly (up to the Monte Carlo error of ``n_permutations`` draws), for
+    any components.
+
+    Parameters
+    ----------
+    Z : numpy.ndarray, shape (n, n_components)
+        The components, floating point.
+    n_first : int, 1 <= n_first < n
+        The size of the first group (its rows come first).
+    n_permutations : int >= 1
+        Random relabellings drawn for the null.
+    level : float in (0, 1)
+        The quantile reported as ``critical``.
+    seed : int or numpy.random.Generator
+        Draws the relabellings.
+
+    Returns
+    -------
+    SeparationTest
+
+    Raises
+    ------
+    TypeError
+        If ``Z`` is not a floating-point array, ``n_first`` or ``n_permutations`` is not an integer,
+        ``level`` is not a real number, or ``seed`` is neither an integer nor a Generator.
+    ValueError
+        If ``Z`` is not 2-D, is empty or holds a non-finite value, ``n_first`` is outside ``[1, n)``,
+        ``n_permutations < 1``, ``level`` is not in ``(0, 1)``, or ``seed`` is negative.
+    """
+    from .seeding import as_generator
+    from .validation import check_fraction
+
+    observed = float(label_r2(Z, n_first).max())
+    Z = np.asarray(Z, dtype=np.float64)
+    n_permutations = check_int(n_permutations, "n_permutations", minimum=1)
+    level = check_fraction(level, "level")
+    rng = as_generator(seed, "seed")
+    n = Z.shape[0]
+    labels = np.zeros((n_permutations, n))
+    for row in labels:
+        row[rng.permutation(n)[:n_first]] = 1.0
+    labels -= labels.mean(axis=1, keepdims=True)
+    centred = Z - Z.mean(axis=0)
+    norms = np.linalg.norm(labels, axis=1)[:, None] * np.linalg.norm(centred, axis=0)[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (labels @ centred) / norms
+    null = np.where(norms > 0, r * r, 0.0).max(axis=1)
+    # the observed value counts as one draw of the null (a valid p-value at any n_permutations)
+    p_value = (1 + int(np.sum(null >= observed - 1e-12))) / (1 + n_permutations)
+    return SeparationTest(r2=observed, critical=float(np.quantile(null, level)), p_value=float(p_value))
 
 
 class TwoCloud(NamedTuple):

@@ -9,7 +9,7 @@ from scipy import stats as _st
 from .registry import implements
 from .validation import as_float_array, check_array, check_fraction, check_int
 
-__all__ = ["mean_and_se", "t_interval", "welch_interval", "interval_sign", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero", "bootstrap_median_ci"]
+__all__ = ["mean_and_se", "t_interval", "welch_interval", "interval_sign", "claim_verdict", "two_sample_bootstrap", "PowerLawFit", "fit_power_law", "Extrapolation", "extrapolate_to_zero", "bootstrap_median_ci"]
 
 
 def mean_and_se(samples, axis=0, *, name: str = "samples"):
@@ -154,6 +154,90 @@ def interval_sign(low, high) -> int:
     if low > high:
         raise ValueError(f"low must not exceed high, got {low!r} > {high!r}")
     return 1 if low > 0 else (-1 if high < 0 else 0)
+
+
+#: The words of :func:`claim_verdict`.
+VERDICTS = ("reproduced", "not reproduced", "opposite")
+
+
+def claim_verdict(low, high, claimed_sign: int) -> str:
+    """A claim's verdict from the confidence interval ``[low, high]`` of its effect.
+
+    ``claimed_sign`` is the sign the claim gives the effect (+1 or -1). "reproduced" when the
+    interval lies on the claimed side of 0, "opposite" when it lies on the other side, "not
+    reproduced" when it covers 0 (the data do not decide the sign). By :func:`interval_sign`.
+
+    Raises
+    ------
+    TypeError
+        If ``low`` or ``high`` is not a real number, or ``claimed_sign`` is not an integer.
+    ValueError
+        If ``low`` or ``high`` is not finite, ``low > high``, or ``claimed_sign`` is not +1 or -1.
+    """
+    claimed_sign = check_int(claimed_sign, "claimed_sign")
+    if claimed_sign not in (1, -1):
+        raise ValueError(f"claimed_sign must be +1 or -1, got {claimed_sign}")
+    side = interval_sign(low, high)
+    return VERDICTS[1] if side == 0 else (VERDICTS[0] if side == claimed_sign else VERDICTS[2])
+
+
+def two_sample_bootstrap(first, second, statistic, level: float = 0.95, n_resamples: int = 2000, seed=0):
+    """``statistic(first, second)`` with a percentile bootstrap interval, resampling each sample apart.
+
+    Each resample draws the rows of ``first`` and of ``second`` with replacement, each sample within
+    itself, and recomputes the statistic; the interval is the ``(1 - level)/2`` and ``(1 + level)/2``
+    quantiles of the resampled values (Efron and Tibshirani 1993). Use it for a statistic of two
+    independent samples that is not a difference of per-row means, for example a distance to a centre
+    both samples estimate.
+
+    Parameters
+    ----------
+    first, second : numpy.ndarray, shape (n1, ...) and (n2, ...)
+        The two samples, one observation per row, at least two rows each, finite.
+    statistic : callable
+        ``statistic(first_rows, second_rows)`` -> a real number.
+    level : float in (0, 1)
+        The confidence level.
+    n_resamples : int >= 1
+        Bootstrap resamples.
+    seed : int or numpy.random.Generator
+        Source of the resampling.
+
+    Returns
+    -------
+    tuple of float
+        ``(estimate, low, high)``: the statistic on the samples and the interval's ends.
+
+    Raises
+    ------
+    TypeError
+        If a sample is not a floating-point array, ``statistic`` is not callable, ``level`` is not a
+        real number, ``n_resamples`` is not an integer or ``seed`` is neither an integer nor a Generator.
+    ValueError
+        If a sample has fewer than two rows or a non-finite value, ``level`` is not in ``(0, 1)``,
+        ``n_resamples < 1``, ``seed`` is negative, or the statistic is not a finite real number.
+    """
+    from .seeding import as_generator
+    from .validation import check_finite_scalar
+
+    a = np.asarray(check_array(first, "first"), dtype=np.float64)
+    b = np.asarray(check_array(second, "second"), dtype=np.float64)
+    for values, name in ((a, "first"), (b, "second")):
+        if values.ndim < 1 or values.shape[0] < 2:
+            raise ValueError(f"{name} must have at least two rows, got shape {values.shape}")
+    if not callable(statistic):
+        raise TypeError(f"statistic must be callable, got {type(statistic).__name__}")
+    level = check_fraction(level, "level")
+    n_resamples = check_int(n_resamples, "n_resamples", minimum=1)
+    rng = as_generator(seed, "seed")
+    estimate = check_finite_scalar(statistic(a, b), "statistic(first, second)")
+    values = np.empty(n_resamples)
+    for k in range(n_resamples):
+        rows_a = rng.integers(0, a.shape[0], size=a.shape[0])
+        rows_b = rng.integers(0, b.shape[0], size=b.shape[0])
+        values[k] = check_finite_scalar(statistic(a[rows_a], b[rows_b]), "statistic on a resample")
+    alpha = (1 - level) / 2
+    return float(estimate), float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
 
 
 class PowerLawFit(NamedTuple):

@@ -376,6 +376,13 @@ VALID_CALLS: dict[str, Call] = {
     "training.set_flat_parameters": Call(training.set_flat_parameters, lambda: dict(
         model=nets.FullyConnected((4, 3, 2)), vector=np.zeros(nets.parameter_count(nets.FullyConnected((4, 3, 2)))))),
     "barriers.random_pairs": Call(barriers.random_pairs, lambda: dict(n=5, n_pairs=3, seed=0)),
+    "barriers.disjoint_pairs": Call(barriers.disjoint_pairs, lambda: dict(n=5, seed=0)),
+    "stats.claim_verdict": Call(stats.claim_verdict, lambda: dict(low=0.5, high=2.0, claimed_sign=1)),
+    "stats.two_sample_bootstrap": Call(stats.two_sample_bootstrap, lambda: dict(
+        first=np.array([1.0, 2.0, 4.0]), second=np.array([0.0, 1.0, 1.5]),
+        statistic=lambda a, b: float(a.mean() - b.mean()), level=0.9, n_resamples=20, seed=0)),
+    "kernel_pca.separation_test": Call(kernel_pca.separation_test, lambda: dict(
+        Z=_a(6, 2), n_first=3, n_permutations=19, level=0.9, seed=0)),
     "training.sgd": Call(training.sgd, lambda: dict(lr=0.1, momentum=0.9, batch_size=8)),
     "stats.t_interval": Call(stats.t_interval, lambda: dict(samples=np.array([1.0, 2.0, 4.0]), level=0.9)),
     "tweedie.gaussian_one_layer_risk": Call(tweedie.gaussian_one_layer_risk, lambda: dict(
@@ -435,6 +442,8 @@ SKIPPED: dict[str, str] = {
     "barriers.path_convergence": "optimises paths of pairs of trained networks at three settings (minutes)",
     "barriers.optimise_pair_paths": "optimises Fourier paths of many pairs (its checks: test_pair_paths)",
     "barriers.landscape_loss": "builds a full-data loss of a task (its checks: test_pair_paths)",
+    "barriers.line_barriers": "measures straight lines between trained digit networks on whole data sets, through "
+                              "the cache (its checks: test_barriers)",
     "ensembles.train_ensemble": "trains an ensemble of networks",
     "ensembles.train_runs": "trains every run of an ensemble (lockstep.train_block has the bad-input test)",
     "models.train_many": "trains models in worker processes",
@@ -496,7 +505,7 @@ SKIPPED: dict[str, str] = {
     "validation.*": "the validators themselves (tested in test_utilities)",
     # records and exceptions: containers of results, no computation
     "*records*": "result containers and exceptions (PathResult, StationaryPoint, ReferenceLandscape, ExcessCurve, "
-                 "RecoveryCurve, TwoCloud, PowerLawFit, Extrapolation, LineSearchResult, MinimizeTrace, "
+                 "RecoveryCurve, TwoCloud, SeparationTest, PowerLawFit, Extrapolation, LineSearchResult, MinimizeTrace, "
                  "TrainingRun, OptimizerSpec, Ensemble, CacheEntry, SoftmaxForm, ChapterSeeds, "
                  "NonFiniteLossError, Prior (abstract))",
     "priors.<non-Gaussian>.bayes_mse(_se)": "Monte Carlo estimate (thousands of samples); tested on Gaussian and "
@@ -506,7 +515,7 @@ SKIPPED: dict[str, str] = {
 }
 
 _RECORDS = {"PathResult", "StationaryPoint", "ReferenceLandscape", "ExcessCurve", "RecoveryCurve", "TwoCloud",
-            "PowerLawFit", "Extrapolation", "LineSearchResult", "MinimizeTrace", "TrainingRun", "OptimizerSpec",
+            "SeparationTest", "PowerLawFit", "Extrapolation", "LineSearchResult", "MinimizeTrace", "TrainingRun", "OptimizerSpec",
             "Ensemble", "CacheEntry", "SoftmaxForm", "ChapterSeeds", "NonFiniteLossError", "Prior",
             "CacheNotWritableWarning"}
 

@@ -44,3 +44,42 @@ def test_dataset_goes_with_an_architecture_name_only():
 
     with pytest.raises(ValueError, match="dataset"):
         barriers.pair_barriers(nets.DigitsTask("fcp"), np.zeros((2, 6200)), np.array([[0, 1]]), dataset="mnist")
+
+
+def test_disjoint_pairs_are_a_matching():
+    """Every solution is in at most one pair, the pairs cover all but one of an odd set, and the seed decides them."""
+    for n in (2, 7, 16):
+        pairs = barriers.disjoint_pairs(n, seed=3)
+        assert pairs.shape == (n // 2, 2) and (pairs[:, 0] < pairs[:, 1]).all()
+        assert len(np.unique(pairs)) == 2 * (n // 2) and pairs.max() < n
+        assert np.array_equal(pairs, barriers.disjoint_pairs(n, seed=3))
+    draws = {tuple(map(tuple, barriers.disjoint_pairs(6, seed=s))) for s in range(50)}
+    assert len(draws) > 10  # a random matching, not a fixed one (6 solutions have 15 matchings)
+    with pytest.raises(ValueError, match="n"):
+        barriers.disjoint_pairs(1)
+
+
+def test_line_barriers_match_the_line_measured_by_hand(isolated_cache):
+    """The line's barrier is the highest whole-set loss at the equally spaced points; aligning keeps the end losses."""
+    from ebcore import nets, paths
+
+    solutions = np.stack([ebcore.landscape.flat_parameters(nets.make_net("fcp", seed)) for seed in range(4)])
+    pairs = np.array([[0, 1], [2, 3]])
+    out = barriers.line_barriers("fcp", solutions, pairs, n_points=11, precision="float64")
+    task = nets.DigitsTask("fcp")
+    for split in ("train", "test"):
+        loss = barriers.landscape_loss(task, split, "float64")
+        for k, (i, j) in enumerate(pairs):
+            t = np.linspace(0.0, 1.0, 11)[:, None]
+            heights = paths.path_heights(loss, (1 - t) * solutions[i] + t * solutions[j])
+            assert out[f"{split}_barrier"][k] == pytest.approx(heights.max(), rel=1e-12)
+            assert out[f"{split}_excess"][k] == pytest.approx(heights.max() - max(heights[0], heights[-1]), rel=1e-12)
+    assert out["distance"] == pytest.approx(np.linalg.norm(solutions[[1, 3]] - solutions[[0, 2]], axis=1))
+    aligned = barriers.line_barriers("fcp", solutions, pairs, n_points=11, precision="float64", align=True)
+    # the end points keep their losses, so the excess changes only through the line between them
+    assert (aligned["train_barrier"] - aligned["train_excess"] >= out["train_barrier"] - out["train_excess"] - 1e-9).all()
+    assert (aligned["distance"] <= out["distance"] + 1e-9).all()
+    with pytest.raises(ValueError, match="align"):
+        barriers.line_barriers("lstm", np.zeros((2, 11616)), np.array([[0, 1]]), align=True)
+    with pytest.raises(TypeError, match="architecture"):
+        barriers.line_barriers(object(), solutions, pairs)

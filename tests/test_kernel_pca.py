@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ebcore import landscape
+from ebcore import kernel_pca, landscape
 
 
 def test_bad_input_names_the_argument():
@@ -74,3 +74,22 @@ def test_two_cloud_spectra():
         landscape.two_cloud_spectrum(1.0, 1.0, -3.0, m)
     with pytest.raises(ValueError, match="n_first"):
         landscape.label_r2(Z, 6)
+
+
+def test_separation_test_has_its_level_and_power():
+    """Under one distribution the p-value is uniform (its level holds); two far-apart groups are found."""
+    rng = np.random.default_rng(5)
+    rejections = 0
+    for k in range(400):
+        Z = rng.standard_normal((20, 2))
+        rejections += kernel_pca.separation_test(Z, 10, n_permutations=199, seed=k).p_value <= 0.05
+    # binomial(400, 0.05): mean 20, standard deviation 4.4; 4 standard deviations either side
+    assert 2 <= rejections <= 38
+    Z = rng.standard_normal((20, 2))
+    Z[:10, 1] += 5.0
+    test = kernel_pca.separation_test(Z, 10, n_permutations=199, seed=0)
+    # only the labels themselves and their swap reach the observed R^2 (seed 0 happens to draw the swap once)
+    assert test.p_value <= 3 / 200 and test.r2 > test.critical
+    assert test.r2 == pytest.approx(kernel_pca.label_r2(Z, 10).max())
+    with pytest.raises(ValueError, match="n_first"):
+        kernel_pca.separation_test(Z, 20)

@@ -37,7 +37,7 @@ __all__ = ["random_pairs", "disjoint_pairs", "line_barriers", "LINE_FIELDS", "pa
 
 #: The arrays :func:`pair_barriers` returns, one entry per pair.
 BARRIER_FIELDS = ("train_barrier", "test_barrier", "train_excess", "test_excess", "linear_train_barrier",
-                  "linear_test_barrier", "lipschitz_margin", "evaluations", "distance")
+                  "linear_test_barrier", "evaluations", "distance")
 
 
 def random_pairs(n: int, n_pairs: int, seed: int = 0) -> np.ndarray:
@@ -377,21 +377,21 @@ def optimise_pair_paths(loss, starts, ends, pair_ids, *, steps: int = 300, n_mod
 
 def _measure_pair(train_loss, test_loss, reference_loss, start, end, coefficients, n_points, density):
     """The kept path's dense barriers on the training and test landscapes, and the straight line's; with a
-    float64 ``reference_loss``, also the training barrier at the same dense points in float64."""
-    t = torch.linspace(0.0, 1.0, n_points, dtype=start.dtype)
-    result = paths._report("fourier", train_loss, None, t, paths.fourier_points(t, start, end, coefficients),
-                           velocity=paths._fourier_curve(start, end, coefficients), density=density,
-                           objective_history=[], evaluations=0, coefficients=coefficients)
-    dense = torch.tensor(result.dense_t, dtype=start.dtype)
+    float64 ``reference_loss``, also the training barrier at the same dense points in float64. Losses only,
+    no gradients: a gradient pass for a Lipschitz certificate would cost twice the training landscape's
+    forward passes, and no barrier reported from these paths uses one."""
+    dense = torch.linspace(0.0, 1.0, (n_points - 1) * density + 1, dtype=start.dtype)
+    train_heights = paths.path_heights(train_loss, paths.fourier_points(dense, start, end, coefficients))
     test_heights = paths.path_heights(test_loss, paths.fourier_points(dense, start, end, coefficients))
     line_train, line_test = _line_heights(train_loss, test_loss, start, end, dense)
-    return {"train_barrier": result.dense_barrier, "test_barrier": float(test_heights.max()),
-            "train_excess": result.dense_barrier - max(result.dense_heights[0], result.dense_heights[-1]),
+    train_barrier = float(train_heights.max())
+    return {"train_barrier": train_barrier, "test_barrier": float(test_heights.max()),
+            "train_excess": train_barrier - max(train_heights[0], train_heights[-1]),
             "test_excess": float(test_heights.max() - max(test_heights[0], test_heights[-1])),
             "linear_train_barrier": float(line_train.max()), "linear_test_barrier": float(line_test.max()),
-            "lipschitz_margin": result.lipschitz_margin, "distance": float(torch.linalg.norm(end - start)),
-            "train_barrier_float64": result.dense_barrier if reference_loss is None else float(paths.path_heights(
-                reference_loss, paths.fourier_points(torch.tensor(result.dense_t), start.double(), end.double(),
+            "distance": float(torch.linalg.norm(end - start)),
+            "train_barrier_float64": train_barrier if reference_loss is None else float(paths.path_heights(
+                reference_loss, paths.fourier_points(dense.double(), start.double(), end.double(),
                                                      coefficients.double())).max())}
 
 
@@ -539,9 +539,8 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, progre
     ``{field: (n_pairs,) array}`` for :data:`BARRIER_FIELDS` plus ``"objective"``,
     ``"line_objective"`` (the exact full-set path objectives of the kept path and of the straight
     line) and ``"kept_step"``: the dense barriers (absolute, as the paper), the same minus the
-    higher end point (``*_excess``), the straight line's dense barriers, the Lipschitz margin of the
-    training barrier, the point-evaluations per pair and the distance between the (aligned) end
-    points; ``"train_barrier_float64"`` is the training barrier re-evaluated in float64 at the same
+    higher end point (``*_excess``), the straight line's dense barriers, the point-evaluations per
+    pair and the distance between the (aligned) end points; ``"train_barrier_float64"`` is the training barrier re-evaluated in float64 at the same
     dense points (the float32 landscape's round-off is its difference from ``"train_barrier"``).
     ``architecture`` is a digits architecture name or a task object with ``make_model``
     (:class:`ebcore.jobs.LandscapeTask` for the attention denoiser).

@@ -76,8 +76,10 @@ def test_line_barriers_match_the_line_measured_by_hand(isolated_cache):
             assert out[f"{split}_excess"][k] == pytest.approx(heights.max() - max(heights[0], heights[-1]), rel=1e-12)
     assert out["distance"] == pytest.approx(np.linalg.norm(solutions[[1, 3]] - solutions[[0, 2]], axis=1))
     aligned = barriers.line_barriers("fcp", solutions, pairs, n_points=11, precision="float64", align=True)
-    # the end points keep their losses, so the excess changes only through the line between them
-    assert (aligned["train_barrier"] - aligned["train_excess"] >= out["train_barrier"] - out["train_excess"] - 1e-9).all()
+    # a permutation keeps each end point's loss, so the higher end is the same before and after aligning
+    for split in ("train", "test"):
+        np.testing.assert_allclose(aligned[f"{split}_barrier"] - aligned[f"{split}_excess"],
+                                   out[f"{split}_barrier"] - out[f"{split}_excess"], rtol=1e-10)
     assert (aligned["distance"] <= out["distance"] + 1e-9).all()
     with pytest.raises(ValueError, match="align"):
         barriers.line_barriers("lstm", np.zeros((2, 11616)), np.array([[0, 1]]), align=True)

@@ -85,6 +85,26 @@ def test_pair_barriers_do_not_depend_on_n_jobs(tmp_path, monkeypatch):
         np.testing.assert_allclose(one[key], two[key], rtol=1e-9, err_msg=key)
 
 
+def test_paths_optimised_on_the_test_landscape(tmp_path, monkeypatch):
+    """landscape="test" optimises and selects on the test set's loss: the kept objective is the test landscape's
+    exact objective, below the test line's, and not the training landscape's."""
+    monkeypatch.setenv("EBCORE_CACHE", str(tmp_path))
+    solutions = _solutions(2)
+    pairs = np.array([[0, 1]])
+    options = dict(steps=4, select_every=2, precision="float64", batch_size=None)
+    on_test = barriers.pair_barriers("fcp", solutions, pairs, landscape="test", **options)
+    on_train = barriers.pair_barriers("fcp", solutions, pairs, **options)
+    test_loss = barriers.landscape_loss(nets.DigitsTask("fcp"), "test", "float64")
+    start, end = (torch.tensor(solutions[k]) for k in (0, 1))
+    t = torch.linspace(0, 1, 51, dtype=torch.float64)
+    line = (1 - t)[:, None] * start + t[:, None] * end
+    values = test_loss(line)
+    line_objective = float(paths.path_objective(values, line, 1e-4) - values[0] - values[-1])
+    assert on_test["line_objective"][0] == pytest.approx(line_objective, rel=1e-10)
+    assert on_test["objective"][0] < on_test["line_objective"][0]
+    assert on_train["line_objective"][0] != pytest.approx(line_objective, rel=1e-6)  # the training set's line
+
+
 def test_pair_path_settings_are_checked():
     loss = barriers.landscape_loss(nets.DigitsTask("fcp"), "train", "float32")
     solutions = _solutions(2)
@@ -93,6 +113,8 @@ def test_pair_path_settings_are_checked():
         barriers.pair_barriers("fcp", solutions, pairs, subsample=128)
     with pytest.raises(ValueError, match="precision"):
         barriers.pair_barriers("fcp", solutions, pairs, precision="float16")
+    with pytest.raises(ValueError, match="landscape"):
+        barriers.pair_barriers("fcp", solutions, pairs, landscape="validation")
     with pytest.raises(ValueError, match="pair_ids"):
         start = torch.tensor(solutions[:1], dtype=torch.float32)
         barriers.optimise_pair_paths(loss, start, start, np.array([[0, 1, 2]]))

@@ -32,7 +32,7 @@ from .seeding import as_generator
 from .tasks import check_task
 from .validation import check_array, check_choice, check_int, check_nonnegative, check_positive
 
-__all__ = ["random_pairs", "disjoint_pairs", "line_barriers", "LINE_FIELDS", "pair_barriers", "optimise_pair_paths", "landscape_loss", "PATH_SETTINGS", "PATH_LANDSCAPES", "PRECISIONS",
+__all__ = ["random_pairs", "disjoint_pairs", "line_barriers", "LINE_FIELDS", "pair_barriers", "optimise_pair_paths", "landscape_loss", "PATH_SETTINGS", "PATH_LANDSCAPES", "PATH_FAMILIES", "path_basis", "family_points", "PRECISIONS",
            "BARRIER_FIELDS", "CONVERGENCE_RUNS", "path_convergence"]
 
 #: The arrays :func:`pair_barriers` returns, one entry per pair.
@@ -205,13 +205,58 @@ def _interior_losses(loss, inner, batches, inputs, targets, group):
     return torch.cat(pieces)
 
 
+#: The path families :func:`optimise_pair_paths` can optimise: the paper's Fourier series, and the quadratic
+#: Bezier curve of Garipov et al. (2018), :math:`(1-t)^2 a + 2t(1-t)\,\theta + t^2 b`, written as the line plus
+#: :math:`2t(1-t)\,\varphi` with :math:`\varphi = \theta - (a + b)/2` (one control point, from the line).
+PATH_FAMILIES = ("fourier", "bezier")
+
+
+def path_basis(family: str, t: torch.Tensor, n_modes: int) -> torch.Tensor:
+    """The functions of ``t`` that multiply a path's coefficients: ``(T, n_modes)`` for ``"fourier"``
+    (``sin(n pi t)``), ``(T, 1)`` for ``"bezier"`` (``2 t (1 - t)``; ``n_modes`` is not used). Both vanish at
+    ``t = 0`` and ``t = 1``, so the end points stay fixed."""
+    check_choice(family, "family", PATH_FAMILIES)
+    if family == "fourier":
+        return paths.fourier_basis(t, n_modes)
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"t must be a torch tensor, got {type(t).__name__}")
+    check_array(t, "t", ndim=1)
+    check_int(n_modes, "n_modes", minimum=1)
+    return (2 * t * (1 - t))[:, None]
+
+
+def family_points(family: str, t: torch.Tensor, start: torch.Tensor, end: torch.Tensor, coefficients: torch.Tensor):
+    """A path of ``family`` at ``t``: the straight line plus :func:`path_basis` times ``coefficients``, ``(T, D)``.
+
+    ``t`` is ``(T,)``, ``start`` and ``end`` ``(D,)``, ``coefficients`` ``(K, D)`` (``K`` modes for
+    ``"fourier"``, 1 for ``"bezier"``), all torch tensors of one dtype; a wrong shape, dtype or a non-finite entry
+    raises ``TypeError`` or ``ValueError`` naming the argument.
+    """
+    for name, x, ndim in (("t", t, 1), ("start", start, 1), ("end", end, 1), ("coefficients", coefficients, 2)):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}")
+        check_array(x, name, ndim=ndim)
+    if start.shape != end.shape or coefficients.shape[1] != start.shape[0]:
+        raise ValueError(f"start, end and coefficients must share their last size, got {tuple(start.shape)}, "
+                         f"{tuple(end.shape)} and {tuple(coefficients.shape)}")
+    dtypes = {x.dtype for x in (t, start, end, coefficients)}
+    if len(dtypes) != 1:
+        raise TypeError(f"t, start, end and coefficients must share one dtype, got {sorted(map(str, dtypes))}")
+    if family == "bezier" and coefficients.shape[0] != 1:
+        raise ValueError(f"coefficients: a Bezier curve has one control point, got {coefficients.shape[0]} rows")
+    basis = path_basis(family, t, coefficients.shape[0])
+    return (1 - t)[:, None] * start + t[:, None] * end + basis @ coefficients
+
+
 def optimise_pair_paths(loss, starts, ends, pair_ids, *, steps: int = 300, n_modes: int = 10, n_points: int = 51,
                         lam: float = 1e-4, lr: float = 1e-2, batch_size: int | None = 128, select_every: int = 10,
-                        seed: int = 0, record_every: int | None = None, progress: bool | None = None) -> dict:
+                        seed: int = 0, record_every: int | None = None, progress: bool | None = None,
+                        family: str = "fourier") -> dict:
     r"""FourierPathFinder paths for many pairs at once, on a full-data landscape; returns the kept coefficients.
 
     Every pair's path :math:`w_q(t) = (1-t)\,a_q + t\,b_q + \sum_n b_{qn}\sin(n\pi t)` (coefficients
-    from zero, the straight line) is optimised with Adam on the paper's objective (summed loss over
+    from zero, the straight line; with ``family="bezier"`` the quadratic Bezier curve
+    :math:`(1-t)\,a_q + t\,b_q + 2t(1-t)\,\varphi_q`, see :data:`PATH_FAMILIES`) is optimised with Adam on the paper's objective (summed loss over
     the ``n_points`` path points plus ``lam`` times the summed squared segment lengths), all pairs
     in one optimiser (Adam acts coordinate by coordinate, so this is each pair's own Adam run). The
     loss is ``loss``'s whole data set: exact (``batch_size=None``) or estimated without bias on a
@@ -233,6 +278,10 @@ def optimise_pair_paths(loss, starts, ends, pair_ids, *, steps: int = 300, n_mod
         Adam steps.
     n_modes, n_points, lam, lr
         The path family and objective of :func:`ebcore.paths.fourier_path`, and Adam's learning rate.
+    family : str
+        One of :data:`PATH_FAMILIES`: ``"fourier"`` (``n_modes`` sine modes) or ``"bezier"`` (one
+        control point; ``n_modes`` is not used). Every family starts at the straight line and spends
+        the same evaluations per step.
     batch_size : int >= 1, optional
         Samples per mini-batch (``None``: the exact objective on all samples, every step).
     select_every : int >= 1
@@ -248,7 +297,7 @@ def optimise_pair_paths(loss, starts, ends, pair_ids, *, steps: int = 300, n_mod
     Returns
     -------
     dict
-        ``"coefficients"`` ``(Q, n_modes, D)`` of the kept paths, ``"objective"`` ``(Q,)`` their exact
+        ``"coefficients"`` ``(Q, K, D)`` of the kept paths (``K = n_modes`` for Fourier, 1 for Bezier), ``"objective"`` ``(Q,)`` their exact
         objective (without the two constant end values), ``"line_objective"`` ``(Q,)`` the straight
         line's, ``"kept_step"`` ``(Q,)``, ``"evaluations"`` (point-evaluations per pair, counting a
         mini-batch evaluation as ``batch_size / n_samples`` of a full one), and with ``record_every``
@@ -279,6 +328,7 @@ def optimise_pair_paths(loss, starts, ends, pair_ids, *, steps: int = 300, n_mod
         raise ValueError(f"pair_ids must be a ({starts.shape[0]}, 2) integer array, got shape {pair_ids.shape}")
     steps = check_int(steps, "steps", minimum=0)
     n_modes = check_int(n_modes, "n_modes", minimum=1)
+    check_choice(family, "family", PATH_FAMILIES)
     n_points = check_int(n_points, "n_points", minimum=3)
     lam = check_nonnegative(lam, "lam")
     lr = check_positive(lr, "lr")
@@ -296,9 +346,9 @@ def optimise_pair_paths(loss, starts, ends, pair_ids, *, steps: int = 300, n_mod
     starts, ends = starts.detach().to(dtype), ends.detach().to(dtype)
     q, d = starts.shape
     t = torch.linspace(0.0, 1.0, n_points, dtype=dtype)
-    basis = paths.fourier_basis(t[1:-1], n_modes)
+    basis = path_basis(family, t[1:-1], n_modes)
     straight = (1 - t[1:-1])[None, :, None] * starts[:, None] + t[1:-1][None, :, None] * ends[:, None]
-    coefficients = torch.zeros(q, n_modes, d, dtype=dtype, requires_grad=True)
+    coefficients = torch.zeros(q, basis.shape[1], d, dtype=dtype, requires_grad=True)
     streams = [_pair_generator(seed, int(i), int(j)) for i, j in pair_ids]
     group = max(1, loss.chunk * 4 // (n_points - 2))
 
@@ -375,14 +425,16 @@ def optimise_pair_paths(loss, starts, ends, pair_ids, *, steps: int = 300, n_mod
     return out
 
 
-def _measure_pair(train_loss, test_loss, reference_loss, start, end, coefficients, n_points, density):
+def _measure_pair(train_loss, test_loss, reference_loss, start, end, coefficients, n_points, density,
+                  family="fourier"):
     """The kept path's dense barriers on the training and test landscapes, and the straight line's; with a
     float64 ``reference_loss``, also the training barrier at the same dense points in float64. Losses only,
     no gradients: a gradient pass for a Lipschitz certificate would cost twice the training landscape's
     forward passes, and no barrier reported from these paths uses one."""
     dense = torch.linspace(0.0, 1.0, (n_points - 1) * density + 1, dtype=start.dtype)
-    train_heights = paths.path_heights(train_loss, paths.fourier_points(dense, start, end, coefficients))
-    test_heights = paths.path_heights(test_loss, paths.fourier_points(dense, start, end, coefficients))
+    curve = family_points(family, dense, start, end, coefficients)
+    train_heights = paths.path_heights(train_loss, curve)
+    test_heights = paths.path_heights(test_loss, curve)
     line_train, line_test = _line_heights(train_loss, test_loss, start, end, dense)
     train_barrier = float(train_heights.max())
     return {"train_barrier": train_barrier, "test_barrier": float(test_heights.max()),
@@ -391,8 +443,8 @@ def _measure_pair(train_loss, test_loss, reference_loss, start, end, coefficient
             "linear_train_barrier": float(line_train.max()), "linear_test_barrier": float(line_test.max()),
             "distance": float(torch.linalg.norm(end - start)),
             "train_barrier_float64": train_barrier if reference_loss is None else float(paths.path_heights(
-                reference_loss, paths.fourier_points(dense.double(), start.double(), end.double(),
-                                                     coefficients.double())).max())}
+                reference_loss, family_points(family, dense.double(), start.double(), end.double(),
+                                              coefficients.double())).max())}
 
 
 def _line_heights(train_loss, test_loss, start, end, dense):
@@ -510,9 +562,9 @@ def _compute(architecture, solutions, pairs, align, settings, progress, dataset=
     optimised = optimise_pair_paths(train_loss if settings["landscape"] == "train" else test_loss, starts, ends, pairs,
                                     progress=progress,
                                     **{k: settings[k] for k in ("steps", "n_modes", "n_points", "lam", "lr",
-                                                                "batch_size", "select_every", "seed")})
+                                                                "batch_size", "select_every", "seed", "family")})
     rows = [_measure_pair(train_loss, test_loss, reference_loss, starts[k], ends[k], optimised["coefficients"][k],
-                          settings["n_points"], paths.DENSE_FACTOR)
+                          settings["n_points"], paths.DENSE_FACTOR, settings["family"])
             for k in progress_bar(range(len(pairs)), desc=f"{name} barriers", progress=progress)]
     out = {k: np.asarray([row[k] for row in rows], dtype=np.float64) for k in rows[0]}
     out["evaluations"] = np.full(len(pairs), float(optimised["evaluations"]))
@@ -527,7 +579,7 @@ def _compute(architecture, solutions, pairs, align, settings, progress, dataset=
 #: fresh mini-batches of 128 from the full training set, the exact full-set objective every 25 steps
 #: for the selection, float32, optimised on the training landscape.
 PATH_SETTINGS = {"steps": 100, "n_modes": 10, "n_points": 51, "lam": 1e-4, "lr": 3e-3, "batch_size": 128,
-                 "select_every": 25, "seed": 0, "precision": "float32", "landscape": "train"}
+                 "select_every": 25, "seed": 0, "precision": "float32", "landscape": "train", "family": "fourier"}
 #: The landscapes a path can be optimised on (``PATH_SETTINGS["landscape"]``).
 PATH_LANDSCAPES = ("train", "test")
 
@@ -581,7 +633,8 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, progre
         mini-batch streams), ``precision`` (``"float32"`` or ``"float64"``, of the paths and
         the landscapes) and ``landscape`` (``"train"`` or ``"test"``: the whole set whose loss the
         paths are optimised on and their kept iterate is chosen by; ``"objective"`` and
-        ``"line_objective"`` are on it; the barriers are measured on both landscapes either way).
+        ``"line_objective"`` are on it; the barriers are measured on both landscapes either way) and
+        ``family`` (``"fourier"`` or ``"bezier"``, :data:`PATH_FAMILIES`).
 
     Returns
     -------
@@ -610,6 +663,7 @@ def pair_barriers(architecture, solutions, pairs, *, align: bool = False, progre
     settings = {**PATH_SETTINGS, **settings}
     check_choice(settings["precision"], "precision", tuple(PRECISIONS))
     check_choice(settings["landscape"], "landscape", PATH_LANDSCAPES)
+    check_choice(settings["family"], "family", PATH_FAMILIES)
     n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
     config = {"task": task.config(), "solutions": solutions, "pairs": pairs.astype(np.int64), "align": bool(align),
               **settings}

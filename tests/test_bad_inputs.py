@@ -377,6 +377,9 @@ VALID_CALLS: dict[str, Call] = {
         model=nets.FullyConnected((4, 3, 2)), vector=np.zeros(nets.parameter_count(nets.FullyConnected((4, 3, 2)))))),
     "barriers.random_pairs": Call(barriers.random_pairs, lambda: dict(n=5, n_pairs=3, seed=0)),
     "barriers.disjoint_pairs": Call(barriers.disjoint_pairs, lambda: dict(n=5, seed=0)),
+    "barriers.path_basis": Call(barriers.path_basis, lambda: dict(family="bezier", t=_t(5), n_modes=1)),
+    "barriers.family_points": Call(barriers.family_points, lambda: dict(
+        family="fourier", t=_t(5), start=_t(3), end=_t(3, seed=1), coefficients=_t(2, 3, seed=2))),
     "stats.claim_verdict": Call(stats.claim_verdict, lambda: dict(low=0.5, high=2.0, claimed_sign=1)),
     "stats.two_sample_bootstrap": Call(stats.two_sample_bootstrap, lambda: dict(
         first=np.array([1.0, 2.0, 4.0]), second=np.array([0.0, 1.0, 1.5]),

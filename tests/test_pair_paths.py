@@ -141,3 +141,40 @@ def test_attention_paths_on_mini_batches():
     assert out["train_barrier"][0] <= out["linear_train_barrier"][0] * (1 + 1e-6)
     with pytest.raises(ValueError, match="tokens"):
         bound.make_model(1)(torch.full((8, 2), float("nan"), dtype=torch.float64))
+
+
+def test_bezier_family_is_the_quadratic_bezier_curve():
+    """family_points("bezier") is (1-t)^2 a + 2t(1-t) theta + t^2 b with theta = (a + b)/2 + phi; the ends stay."""
+    generator = torch.Generator().manual_seed(0)
+    a, b, phi = (torch.randn(5, dtype=torch.float64, generator=generator) for _ in range(3))
+    t = torch.linspace(0, 1, 11, dtype=torch.float64)
+    curve = barriers.family_points("bezier", t, a, b, phi[None])
+    theta = (a + b) / 2 + phi
+    expected = (1 - t)[:, None] ** 2 * a + (2 * t * (1 - t))[:, None] * theta + t[:, None] ** 2 * b
+    torch.testing.assert_close(curve, expected, rtol=0, atol=1e-14)
+    fourier = barriers.family_points("fourier", t, a, b, phi[None])
+    torch.testing.assert_close(fourier, paths.fourier_points(t, a, b, phi[None]), rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="family"):
+        barriers.path_basis("spline", t, 1)
+
+
+def test_bezier_paths_keep_the_exact_objective():
+    """Optimised as a Bezier curve, each pair keeps one control point, and its kept objective is the exact
+    full-set objective of that curve, below the straight line's."""
+    loss = barriers.landscape_loss(nets.DigitsTask("fcp"), "train", "float64")
+    solutions = _solutions()
+    pairs = np.array([[0, 2], [1, 3]])
+    out = _optimise(loss, solutions, pairs, family="bezier")
+    assert out["coefficients"].shape == (2, 1, solutions.shape[1])
+    t = torch.linspace(0, 1, 51, dtype=torch.float64)
+    for k, (i, j) in enumerate(pairs):
+        points = barriers.family_points("bezier", t, torch.tensor(solutions[i]), torch.tensor(solutions[j]),
+                                        out["coefficients"][k])
+        values = loss(points)
+        expected = paths.path_objective(values, points, 1e-4) - values[0] - values[-1]
+        assert abs(float(expected) - out["objective"][k]) <= 1e-10 * abs(float(expected))
+    assert (out["objective"] < out["line_objective"]).all()
+    fourier = _optimise(loss, solutions, pairs)
+    assert out["evaluations"] == fourier["evaluations"]  # the same budget
+    with pytest.raises(ValueError, match="family"):
+        _optimise(loss, solutions, pairs, family="spline")
